@@ -152,11 +152,13 @@ check_change_test "$CASE_II" 2 0x4
 check_change_test "$CASE_III" 3 0x2
 
 # ---- error code -----------------------------------------------------------
-errs=$(awk -F '|' '($1 == 2 || $1 == 3) && $2 == 273 { print $4 }' "$tmp/records" | sort -u)
-if [ -z "$errs" ]; then
+errrecs=$(awk -F '|' '($1 == 2 || $1 == 3) && $2 == 273' "$tmp/records")
+errs=$(cut -d'|' -f4 <<<"$errrecs" | sort -u | tr '\n' ' ' | sed 's/ *$//')
+if [ -z "$errrecs" ]; then
     fail "$CASE_420" "no error responses to the change-request tests"
 elif [ "$errs" != 420 ]; then
-    fail "$CASE_420" "error code(s) printed by the client: $(echo "${errs:-none}" | tr '\n' ' ')(want 420; ERROR-CODE must come before any attribute the client cannot parse)"
+    probs=$(cut -d'|' -f5 <<<"$errrecs" | sort -u | tr '\n' ' ')
+    fail "$CASE_420" "error code(s) the client read: '${errs}' (want 420); client parse messages: ${probs:-none}"
 else
     pass "$CASE_420"
 fi

@@ -67,7 +67,7 @@ public ref struct StunMessageWriter
     public bool TryAddAttribute(StunAttributeType type, int valueLength, out Span<byte> value) =>
         TryAddAttribute((ushort)type, valueLength, out value);
 
-    public bool AddAttribute(ushort type, ReadOnlySpan<byte> value)
+    public bool AddAttribute(ushort type, scoped ReadOnlySpan<byte> value)
     {
         if (!TryAddAttribute(type, value.Length, out Span<byte> destination))
         {
@@ -78,7 +78,7 @@ public ref struct StunMessageWriter
         return true;
     }
 
-    public bool AddAttribute(StunAttributeType type, ReadOnlySpan<byte> value) => AddAttribute((ushort)type, value);
+    public bool AddAttribute(StunAttributeType type, scoped ReadOnlySpan<byte> value) => AddAttribute((ushort)type, value);
 
     /// <summary>A 32-bit value such as LIFETIME or CONNECTION-ID.</summary>
     public bool AddUInt32(StunAttributeType type, uint value)
@@ -124,7 +124,7 @@ public ref struct StunMessageWriter
     }
 
     /// <summary>RFC 8489 §14.13: the comprehension-required types the request carried and the server did not know.</summary>
-    public bool AddUnknownAttributes(ReadOnlySpan<ushort> types)
+    public bool AddUnknownAttributes(scoped ReadOnlySpan<ushort> types)
     {
         if (!TryAddAttribute(StunAttributeType.UnknownAttributes, types.Length * 2, out Span<byte> value))
         {
@@ -164,11 +164,11 @@ public ref struct StunMessageWriter
     }
 
     /// <summary>RFC 8489 §14.5: HMAC-SHA1 over the message so far with Length covering the new attribute.</summary>
-    public bool AddMessageIntegrity(ReadOnlySpan<byte> key) =>
+    public bool AddMessageIntegrity(scoped ReadOnlySpan<byte> key) =>
         AddIntegrity(StunAttributeType.MessageIntegrity, StunConstants.MessageIntegrityLength, key, sha256: false);
 
     /// <summary>RFC 8489 §14.6: HMAC-SHA256, optionally truncated to 16-28 bytes where the usage allows it.</summary>
-    public bool AddMessageIntegritySha256(ReadOnlySpan<byte> key, int length = StunConstants.MessageIntegritySha256Length)
+    public bool AddMessageIntegritySha256(scoped ReadOnlySpan<byte> key, int length = StunConstants.MessageIntegritySha256Length)
     {
         if (!StunIntegrity.IsValidSha256Length(length))
         {
@@ -194,7 +194,7 @@ public ref struct StunMessageWriter
 
     private readonly ReadOnlySpan<byte> TransactionIdSpan => _buffer.Slice(8, TransactionId.Length);
 
-    private bool AddIntegrity(StunAttributeType type, int length, ReadOnlySpan<byte> key, bool sha256)
+    private bool AddIntegrity(StunAttributeType type, int length, scoped ReadOnlySpan<byte> key, bool sha256)
     {
         int prefixLength = _length;
         if (!TryAddAttribute(type, length, out Span<byte> value))

@@ -79,7 +79,7 @@ public static class PasswordAlgorithmsValue
     }
 
     /// <summary>PASSWORD-ALGORITHMS with parameter-less entries (MD5 and SHA-256 take none).</summary>
-    public static bool AddPasswordAlgorithms(this ref StunMessageWriter writer, ReadOnlySpan<PasswordAlgorithm> algorithms)
+    public static bool AddPasswordAlgorithms(this ref StunMessageWriter writer, scoped ReadOnlySpan<PasswordAlgorithm> algorithms)
     {
         if (!writer.TryAddAttribute(StunAttributeType.PasswordAlgorithms, algorithms.Length * 4, out Span<byte> value))
         {

@@ -25,7 +25,8 @@ LIMIT=10
 
 failures=0
 pass() { echo "ok - $1"; [ -n "${2:-}" ] && echo "#   $2" >&2; return 0; }
-skip() { echo "ok - $1 # SKIP $2"; }
+# A case that cannot run here is a failure, never a pass.
+skip() { fail "$1" "cannot run here: $2"; }
 fail() { echo "not ok - $1: $2"; failures=$((failures + 1)); }
 show() { sed 's/^/# /' "$@" >&2; }
 

@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Turn.Relay;
+using Turn.Transports;
+
+namespace Turn.Server;
+
+/// <summary>
+/// Binds a UDP and a TCP listener on the configured port for every listening address at start (so a port
+/// conflict stops the server with a clear error), serves until stopped, then closes them.
+/// </summary>
+internal sealed class ListenerHostedService : IHostedService
+{
+    /// <summary>With port 0, attempts at finding one port free for every listener.</summary>
+    private const int EphemeralPortAttempts = 20;
+
+    private readonly TurnServerOptions _options;
+    private readonly StunMessageProcessor _processor;
+    private readonly TransportCounters _counters;
+    private readonly ListenerRegistry _registry;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly List<UdpStunListener> _udp = [];
+    private readonly List<TcpStunListener> _tcp = [];
+
+    public ListenerHostedService(IOptions<TurnServerOptions> options, StunMessageProcessor processor,
+        TransportCounters counters, ListenerRegistry registry, ILoggerFactory loggerFactory)
+    {
+        _options = options.Value;
+        _processor = processor;
+        _counters = counters;
+        _registry = registry;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<ListenerHostedService>();
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        bool defaults = _options.ListeningIps.Count == 0;
+        IPAddress[] addresses = defaults
+            ? [IPAddress.Any, IPAddress.IPv6Any]
+            : _options.ListeningIps.Select(IPAddress.Parse).ToArray();
+
+        int attempts = _options.ListeningPort == 0 ? EphemeralPortAttempts : 1;
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                BindAll(addresses, defaults);
+                break;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse && attempt < attempts)
+            {
+                // Port 0: the port the first socket got is taken for another protocol or address; try another.
+                ServerLog.PortRetry(_logger, _udp.Count > 0 ? _udp[0].LocalEndPoint.Port : 0);
+                await CloseAllAsync().ConfigureAwait(false);
+            }
+        }
+
+        foreach (UdpStunListener listener in _udp)
+        {
+            listener.Start();
+        }
+
+        foreach (TcpStunListener listener in _tcp)
+        {
+            listener.Start();
+        }
+
+        _registry.Set(_udp.Select(l => l.LocalEndPoint).ToArray(), _tcp.Select(l => l.LocalEndPoint).ToArray());
+        ServerLog.Ready(_logger, _registry.Port, _udp.Count + _tcp.Count);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => CloseAllAsync();
+
+    private void BindAll(IPAddress[] addresses, bool defaults)
+    {
+        int port = _options.ListeningPort;
+        var idle = TimeSpan.FromSeconds(_options.TcpIdleTimeoutSeconds);
+        ILogger udpLogger = _loggerFactory.CreateLogger<UdpStunListener>();
+        ILogger tcpLogger = _loggerFactory.CreateLogger<TcpStunListener>();
+        foreach (IPAddress address in addresses)
+        {
+            try
+            {
+                if (_options.EnableUdp)
+                {
+                    var udp = UdpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, udpLogger);
+                    _udp.Add(udp);
+                    port = udp.LocalEndPoint.Port;
+                }
+
+                if (_options.EnableTcp)
+                {
+                    var tcp = TcpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, idle, tcpLogger);
+                    _tcp.Add(tcp);
+                    port = tcp.LocalEndPoint.Port;
+                }
+            }
+            catch (SocketException ex) when (defaults && address.AddressFamily == AddressFamily.InterNetworkV6
+                && ex.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable)
+            {
+                ServerLog.Ipv6Unavailable(_logger, address.ToString(), ex.SocketErrorCode.ToString());
+            }
+        }
+    }
+
+    private async Task CloseAllAsync()
+    {
+        foreach (UdpStunListener listener in _udp)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (TcpStunListener listener in _tcp)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _udp.Clear();
+        _tcp.Clear();
+    }
+}

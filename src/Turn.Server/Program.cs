@@ -1,0 +1,51 @@
+using System.Net.Sockets;
+using System.Reflection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Turn.Server;
+
+CommandLineTranslator.Result command = CommandLineTranslator.Translate(args);
+if (command.Error is not null)
+{
+    await Console.Error.WriteLineAsync("turn-server: " + command.Error).ConfigureAwait(false);
+    return 2;
+}
+
+if (command.HelpRequested)
+{
+    await Console.Out.WriteAsync(CommandLineTranslator.HelpText()).ConfigureAwait(false);
+    return 0;
+}
+
+if (command.VersionRequested)
+{
+    string version = typeof(TurnServerOptions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+    await Console.Out.WriteLineAsync("turn-server " + version).ConfigureAwait(false);
+    return 0;
+}
+
+try
+{
+    using IHost host = TurnServerHost.CreateBuilder(command.ConfigurationArguments).Build();
+    await host.RunAsync().ConfigureAwait(false);
+    return 0;
+}
+catch (OptionsValidationException ex)
+{
+    foreach (string failure in ex.Failures)
+    {
+        await Console.Error.WriteLineAsync("turn-server: invalid configuration: " + failure).ConfigureAwait(false);
+    }
+
+    return 1;
+}
+catch (InvalidOperationException ex) when (ex.Message.Contains("configuration", StringComparison.OrdinalIgnoreCase))
+{
+    await Console.Error.WriteLineAsync("turn-server: invalid configuration: " + ex.Message).ConfigureAwait(false);
+    return 1;
+}
+catch (SocketException ex)
+{
+    await Console.Error.WriteLineAsync("turn-server: cannot listen: " + ex.Message).ConfigureAwait(false);
+    return 1;
+}

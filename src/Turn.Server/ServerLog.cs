@@ -1,0 +1,16 @@
+using Microsoft.Extensions.Logging;
+
+namespace Turn.Server;
+
+/// <summary>Log events of the host, EventIds 1-99.</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Warning, Message = "IPv6 is not available on this host; not listening on {Address}: {Error}")]
+    public static partial void Ipv6Unavailable(ILogger logger, string address, string error);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Server ready on port {Port} ({Count} listeners)")]
+    public static partial void Ready(ILogger logger, int port, int count);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Port {Port} is taken for one of the protocols; choosing another")]
+    public static partial void PortRetry(ILogger logger, int port);
+}

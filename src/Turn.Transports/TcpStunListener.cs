@@ -1,0 +1,249 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Turn.Relay;
+using Turn.Stun;
+
+namespace Turn.Transports;
+
+/// <summary>
+/// A TCP listening socket and its connections. Each connection reads through a <see cref="PipeReader"/>, cuts the
+/// byte stream into STUN and ChannelData frames (RFC 8489 §6.2.2, RFC 8656 §12.5), answers each on the same
+/// connection (RFC 8489 §6.3.1.2), closes the connection when the stream cannot be framed, and closes it when
+/// nothing arrives within the idle timeout.
+/// </summary>
+public sealed class TcpStunListener : IAsyncDisposable
+{
+    private const int Backlog = 512;
+
+    private readonly Socket _listener;
+    private readonly StunMessageProcessor _processor;
+    private readonly TransportCounters _counters;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _idleTimeout;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<Task, byte> _connections = new();
+    private readonly TransportAddress _serverAddress;
+    private readonly ErrorLogThrottle _errorThrottle = new();
+    private Task _acceptLoop = Task.CompletedTask;
+
+    private TcpStunListener(Socket listener, StunMessageProcessor processor, TransportCounters counters, TimeSpan idleTimeout, ILogger logger)
+    {
+        _listener = listener;
+        _processor = processor;
+        _counters = counters;
+        _idleTimeout = idleTimeout;
+        _logger = logger;
+        LocalEndPoint = (IPEndPoint)listener.LocalEndPoint!;
+        _serverAddress = TransportAddress.FromIPEndPoint(LocalEndPoint);
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Number of connections open right now.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    public static TcpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters,
+        TimeSpan idleTimeout, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(idleTimeout, TimeSpan.Zero);
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                socket.DualMode = false;
+            }
+
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(endPoint);
+            socket.Listen(Backlog);
+            return new TcpStunListener(socket, processor, counters, idleTimeout, logger);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public void Start()
+    {
+        TransportLog.Listening(_logger, "TCP", LocalEndPoint);
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        await Task.WhenAll(_connections.Keys).ConfigureAwait(false);
+        _stopping.Dispose();
+        TransportLog.Stopped(_logger, "TCP", LocalEndPoint);
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        CancellationToken stopping = _stopping.Token;
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptAsync(stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException ex)
+            {
+                TransportLog.AcceptFailed(_logger, LocalEndPoint, ex.SocketErrorCode);
+                continue;
+            }
+
+            _counters.CountConnectionAccepted();
+            client.NoDelay = true;
+            Task connection = ServeConnectionAsync(client, stopping);
+            _connections.TryAdd(connection, 0);
+            _ = connection.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(t, out _),
+                _connections, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    private async Task ServeConnectionAsync(Socket socket, CancellationToken stopping)
+    {
+        await Task.Yield();
+        EndPoint? remoteEndPoint = socket.RemoteEndPoint;
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        byte[] response = ArrayPool<byte>.Shared.Rent(StunMessageProcessor.MaxResponseLength);
+        string reason = "closed by peer";
+        try
+        {
+            if (remoteEndPoint is not IPEndPoint remote)
+            {
+                return;
+            }
+
+            var tuple = new FiveTuple(TransportAddress.FromIPEndPoint(remote), _serverAddress, TransportProtocol.Tcp);
+            idle.CancelAfter(_idleTimeout);
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync(idle.Token).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                bool framingError = false;
+                while (true)
+                {
+                    FrameStatus status = StunFraming.TryReadFrame(buffer, out _, out int frameLength);
+                    if (status == FrameStatus.Incomplete)
+                    {
+                        break;
+                    }
+
+                    if (status == FrameStatus.Invalid)
+                    {
+                        framingError = true;
+                        break;
+                    }
+
+                    int answer = HandleFrame(buffer.Slice(0, frameLength), tuple, response);
+                    buffer = buffer.Slice(frameLength);
+                    if (answer > 0)
+                    {
+                        await stream.WriteAsync(response.AsMemory(0, answer), idle.Token).ConfigureAwait(false);
+                    }
+                }
+
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (framingError)
+                {
+                    // RFC 8489 §6.2.2 framing is lost: nothing later on this stream can be trusted.
+                    _counters.CountClosedFramingError();
+                    reason = "framing error";
+                    break;
+                }
+
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+
+                idle.CancelAfter(_idleTimeout);
+            }
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+            _counters.CountClosedIdle();
+            reason = "idle timeout";
+        }
+        catch (OperationCanceledException)
+        {
+            reason = "server stopping";
+        }
+        catch (IOException ex)
+        {
+            reason = ex.Message;
+        }
+        catch (SocketException ex)
+        {
+            reason = ex.SocketErrorCode.ToString();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(response);
+            await reader.CompleteAsync().ConfigureAwait(false);
+            await stream.DisposeAsync().ConfigureAwait(false);
+            TransportLog.ConnectionClosed(_logger, remoteEndPoint, reason);
+        }
+    }
+
+    private int HandleFrame(ReadOnlySequence<byte> frame, in FiveTuple tuple, byte[] response)
+    {
+        byte[]? rented = null;
+        try
+        {
+            ReadOnlySpan<byte> bytes;
+            if (frame.IsSingleSegment)
+            {
+                bytes = frame.FirstSpan;
+            }
+            else
+            {
+                rented = ArrayPool<byte>.Shared.Rent((int)frame.Length);
+                frame.CopyTo(rented);
+                bytes = rented.AsSpan(0, (int)frame.Length);
+            }
+
+            return _processor.Process(bytes, tuple, response);
+        }
+#pragma warning disable CA1031 // A bug in one frame's handling must not take the listener down.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            if (_errorThrottle.ShouldLog())
+            {
+                TransportLog.PacketHandlerFailed(_logger, LocalEndPoint, ex);
+            }
+
+            return 0;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+namespace Turn.Transports;
+
+/// <summary>Socket-level events, counted lock-free; read by metrics and tests.</summary>
+public sealed class TransportCounters
+{
+    private long _datagramsReceived;
+    private long _datagramsSent;
+    private long _receiveErrors;
+    private long _sendErrors;
+    private long _connectionsAccepted;
+    private long _connectionsClosedIdle;
+    private long _connectionsClosedFramingError;
+
+    public long DatagramsReceived => Interlocked.Read(ref _datagramsReceived);
+
+    public long DatagramsSent => Interlocked.Read(ref _datagramsSent);
+
+    public long ReceiveErrors => Interlocked.Read(ref _receiveErrors);
+
+    public long SendErrors => Interlocked.Read(ref _sendErrors);
+
+    public long ConnectionsAccepted => Interlocked.Read(ref _connectionsAccepted);
+
+    /// <summary>Stream connections closed because nothing arrived within the idle timeout.</summary>
+    public long ConnectionsClosedIdle => Interlocked.Read(ref _connectionsClosedIdle);
+
+    /// <summary>Stream connections closed because the byte stream could not be framed (RFC 8489 §6.2.2).</summary>
+    public long ConnectionsClosedFramingError => Interlocked.Read(ref _connectionsClosedFramingError);
+
+    internal void CountDatagramReceived() => Interlocked.Increment(ref _datagramsReceived);
+
+    internal void CountDatagramSent() => Interlocked.Increment(ref _datagramsSent);
+
+    internal void CountReceiveError() => Interlocked.Increment(ref _receiveErrors);
+
+    internal void CountSendError() => Interlocked.Increment(ref _sendErrors);
+
+    internal void CountConnectionAccepted() => Interlocked.Increment(ref _connectionsAccepted);
+
+    internal void CountClosedIdle() => Interlocked.Increment(ref _connectionsClosedIdle);
+
+    internal void CountClosedFramingError() => Interlocked.Increment(ref _connectionsClosedFramingError);
+}

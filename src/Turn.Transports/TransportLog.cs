@@ -1,0 +1,29 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Turn.Transports;
+
+/// <summary>Log events of the socket layer, EventIds 100-199. Nothing here is logged per packet above Debug.</summary>
+internal static partial class TransportLog
+{
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Listening on {Protocol} {EndPoint}")]
+    public static partial void Listening(ILogger logger, string protocol, IPEndPoint endPoint);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Stopped listening on {Protocol} {EndPoint}")]
+    public static partial void Stopped(ILogger logger, string protocol, IPEndPoint endPoint);
+
+    [LoggerMessage(EventId = 110, Level = LogLevel.Debug, Message = "UDP receive on {EndPoint} failed: {Error}")]
+    public static partial void ReceiveFailed(ILogger logger, IPEndPoint endPoint, System.Net.Sockets.SocketError error);
+
+    [LoggerMessage(EventId = 111, Level = LogLevel.Debug, Message = "UDP send from {EndPoint} failed: {Error}")]
+    public static partial void SendFailed(ILogger logger, IPEndPoint endPoint, System.Net.Sockets.SocketError error);
+
+    [LoggerMessage(EventId = 120, Level = LogLevel.Debug, Message = "TCP connection from {Remote} closed: {Reason}")]
+    public static partial void ConnectionClosed(ILogger logger, EndPoint? remote, string reason);
+
+    [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "Accepting on {EndPoint} failed: {Error}")]
+    public static partial void AcceptFailed(ILogger logger, IPEndPoint endPoint, System.Net.Sockets.SocketError error);
+
+    [LoggerMessage(EventId = 190, Level = LogLevel.Error, Message = "Unexpected error handling a packet on {EndPoint}")]
+    public static partial void PacketHandlerFailed(ILogger logger, IPEndPoint endPoint, Exception exception);
+}

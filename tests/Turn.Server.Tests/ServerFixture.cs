@@ -1,0 +1,57 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Turn.Relay;
+using Turn.Transports;
+
+namespace Turn.Server.Tests;
+
+/// <summary>A real server in this process on 127.0.0.1 and ::1, on a free port, with real sockets.</summary>
+public class ServerFixture : IAsyncLifetime
+{
+    public const string Software = "test-server/1";
+
+    private IHost? _host;
+
+    protected virtual IEnumerable<string> ExtraArguments => [];
+
+    public int Port { get; private set; }
+
+    public ServerCounters Counters => Services.GetRequiredService<ServerCounters>();
+
+    public TransportCounters TransportCounters => Services.GetRequiredService<TransportCounters>();
+
+    public IServiceProvider Services => _host?.Services ?? throw new InvalidOperationException("not started");
+
+    public IPEndPoint V4 => new(IPAddress.Loopback, Port);
+
+    public IPEndPoint V6 => new(IPAddress.IPv6Loopback, Port);
+
+    public async ValueTask InitializeAsync()
+    {
+        CommandLineTranslator.Result command = CommandLineTranslator.Translate(
+            ["--listening-port", "0", "--listening-ip", "127.0.0.1", "--listening-ip", "::1", "--software", Software, .. ExtraArguments]);
+        Assert.Null(command.Error);
+        _host = TurnServerHost.CreateBuilder(command.ConfigurationArguments).Build();
+        await _host.StartAsync();
+        Port = _host.Services.GetRequiredService<ListenerRegistry>().Port;
+        Assert.NotEqual(0, Port);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_host is not null)
+        {
+            await _host.StopAsync();
+            _host.Dispose();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>The same server with a short TCP idle timeout.</summary>
+public sealed class ShortIdleServerFixture : ServerFixture
+{
+    protected override IEnumerable<string> ExtraArguments => ["--tcp-idle-timeout", "1"];
+}

@@ -39,11 +39,12 @@ public readonly ref struct StunMessageReader
     /// <summary>Offset of the FINGERPRINT attribute that counts, or -1.</summary>
     public int FingerprintOffset { get; }
 
-    public bool HasMessageIntegrity => MessageIntegrityOffset >= 0;
+    // A real offset is never inside the header; 0 is what a default reader holds.
+    public bool HasMessageIntegrity => MessageIntegrityOffset >= StunConstants.HeaderLength;
 
-    public bool HasMessageIntegritySha256 => MessageIntegritySha256Offset >= 0;
+    public bool HasMessageIntegritySha256 => MessageIntegritySha256Offset >= StunConstants.HeaderLength;
 
-    public bool HasFingerprint => FingerprintOffset >= 0;
+    public bool HasFingerprint => FingerprintOffset >= StunConstants.HeaderLength;
 
     /// <summary>The attributes that count under RFC 8489 §9 and §14.7, in order.</summary>
     public AttributeEnumerator Attributes => new(_message, honourIntegrityRules: true);
@@ -58,7 +59,7 @@ public readonly ref struct StunMessageReader
     /// </summary>
     public static StunParseStatus TryParse(ReadOnlySpan<byte> message, out StunMessageReader reader)
     {
-        reader = default;
+        reader = new StunMessageReader(default, default, -1, -1, -1);
         var status = TryReadHeader(message, out StunHeader header);
         if (status != StunParseStatus.Success)
         {

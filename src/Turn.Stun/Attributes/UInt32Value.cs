@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Turn.Stun;
 
 /// <summary>
-/// Attributes whose value is one 32-bit number: LIFETIME (RFC 8656 §18.4, seconds), CONNECTION-ID (RFC 6062 §6.2.1),
+/// Attributes whose value is one 32-bit number: LIFETIME (RFC 8656 §18.2, seconds), CONNECTION-ID (RFC 6062 §6.2.1),
 /// FINGERPRINT (RFC 8489 §14.7) and the RFC 5780 CHANGE-REQUEST flags.
 /// </summary>
 public static class UInt32Value

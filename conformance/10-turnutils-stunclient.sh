@@ -29,14 +29,7 @@ HOST6="${TURN_HOST6:-::1}"
 PORT="${TURN_PORT:-}"
 LIMIT=10
 
-failures=0
-# pass NAME [DETAIL]: the ok line stays stable; details go to stderr.
-pass() { echo "ok - $1"; [ -n "${2:-}" ] && echo "#   $2" >&2; return 0; }
-# A case that cannot run here is a failure, never a pass.
-skip() { fail "$1" "cannot run here: $2"; }
-fail() { echo "not ok - $1: $2"; failures=$((failures + 1)); }
-# Client output goes to stderr, each line prefixed with "# ".
-show() { sed 's/^/# /' "$@" >&2; }
+. "$(dirname "$0")/lib/common.bash"
 
 if [ -z "$PORT" ]; then
     fail "turnutils_stunclient environment" "TURN_PORT is not set"
@@ -47,9 +40,6 @@ if [ ! -x "$CLIENT" ]; then
     exit 1
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
 # Can strace observe the client's local port here?
 use_strace=0
 if command -v strace >/dev/null 2>&1 &&
@@ -59,27 +49,6 @@ else
     fail "strace usable" "strace is needed to learn the client's local port (install the strace package)"
     exit 1
 fi
-
-# Is the address usable as a local address on this machine?
-have_local_addr() {
-    /usr/bin/python3 - "$1" <<'EOF' 2>/dev/null
-import socket, sys
-infos = socket.getaddrinfo(sys.argv[1], 0, socket.AF_UNSPEC, socket.SOCK_DGRAM)
-family, _, _, _, address = infos[0]
-s = socket.socket(family, socket.SOCK_DGRAM)
-s.bind(address)
-s.close()
-EOF
-}
-
-# Canonical text form of an IP address (so ::1 and 0:0::1 compare equal).
-canon_ip() {
-    /usr/bin/python3 -c '
-import socket, sys
-a = sys.argv[1]
-f = socket.AF_INET6 if ":" in a else socket.AF_INET
-print(socket.inet_ntop(f, socket.inet_pton(f, a)))' "$1" 2>/dev/null || echo "$1"
-}
 
 # run_case NAME SERVER_ADDRESS
 run_case() {

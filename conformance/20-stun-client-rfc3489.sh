@@ -36,10 +36,7 @@ HOST="${TURN_HOST:-127.0.0.1}"
 PORT="${TURN_PORT:-}"
 LIMIT=10
 
-failures=0
-pass() { echo "ok - $1"; [ -n "${2:-}" ] && echo "#   $2" >&2; return 0; }
-fail() { echo "not ok - $1: $2"; failures=$((failures + 1)); }
-show() { sed 's/^/# /' "$@" >&2; }
+. "$(dirname "$0")/lib/common.bash"
 
 CASE_I="stun (RFC 3489) test I: plain Binding gets MAPPED-ADDRESS = client source address"
 CASE_II="stun (RFC 3489) test II: CHANGE-REQUEST change-IP gets an error response, no mapped address"
@@ -54,9 +51,6 @@ if [ ! -x "$CLIENT" ]; then
     fail "stun (RFC 3489) client present" "$CLIENT not found (install the stun-client package)"
     exit 1
 fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 
 # A UDP port P such that P and P+1 are both free (the client binds both on
 # INADDR_ANY).

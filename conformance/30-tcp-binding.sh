@@ -23,12 +23,7 @@ HOST6="${TURN_HOST6:-::1}"
 PORT="${TURN_PORT:-}"
 LIMIT=10
 
-failures=0
-pass() { echo "ok - $1"; [ -n "${2:-}" ] && echo "#   $2" >&2; return 0; }
-# A case that cannot run here is a failure, never a pass.
-skip() { fail "$1" "cannot run here: $2"; }
-fail() { echo "not ok - $1: $2"; failures=$((failures + 1)); }
-show() { sed 's/^/# /' "$@" >&2; }
+. "$(dirname "$0")/lib/common.bash"
 
 if [ -z "$PORT" ]; then
     fail "TCP Binding environment" "TURN_PORT is not set"
@@ -38,20 +33,6 @@ if [ ! -r "$CLIENT" ]; then
     fail "TCP Binding client present" "$CLIENT not found"
     exit 1
 fi
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-have_local_addr() {
-    "$PY" - "$1" <<'EOF' 2>/dev/null
-import socket, sys
-infos = socket.getaddrinfo(sys.argv[1], 0, socket.AF_UNSPEC, socket.SOCK_STREAM)
-family, _, _, _, address = infos[0]
-s = socket.socket(family, socket.SOCK_STREAM)
-s.bind(address)
-s.close()
-EOF
-}
 
 # run_case NAME EXPECTED_RESPONSES SERVER [CLIENT OPTIONS...]
 run_case() {

@@ -49,18 +49,10 @@ public sealed class TcpStunListener : IAsyncDisposable
     public static TcpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters,
         TimeSpan idleTimeout, ILogger logger)
     {
-        ArgumentNullException.ThrowIfNull(endPoint);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(idleTimeout, TimeSpan.Zero);
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        Socket socket = ListenerSocket.Bind(endPoint, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
-            {
-                socket.DualMode = false;
-            }
-
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            socket.Bind(endPoint);
             socket.Listen(Backlog);
             return new TcpStunListener(socket, processor, counters, idleTimeout, logger);
         }

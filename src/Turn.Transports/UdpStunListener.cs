@@ -39,24 +39,8 @@ public sealed class UdpStunListener : IAsyncDisposable
     /// <summary>Binds the socket now, so address conflicts surface at start; call <see cref="Start"/> to serve.</summary>
     public static UdpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters, ILogger logger)
     {
-        ArgumentNullException.ThrowIfNull(endPoint);
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        try
-        {
-            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
-            {
-                // One socket per family: IPv4 clients are served by the IPv4 socket, never as ::ffff: addresses.
-                socket.DualMode = false;
-            }
-
-            socket.Bind(endPoint);
-            return new UdpStunListener(socket, processor, counters, logger);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        Socket socket = ListenerSocket.Bind(endPoint, SocketType.Dgram, ProtocolType.Udp);
+        return new UdpStunListener(socket, processor, counters, logger);
     }
 
     public void Start()

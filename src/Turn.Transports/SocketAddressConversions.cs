@@ -6,8 +6,9 @@ using Turn.Stun;
 namespace Turn.Transports;
 
 /// <summary>
-/// Reads a <see cref="SocketAddress"/> (the raw sockaddr a receive fills in) without creating an
-/// <see cref="IPEndPoint"/>: port at bytes 2-3, IPv4 address at 4-7, IPv6 address at 8-23 (sockaddr_in/_in6).
+/// Converts between <see cref="SocketAddress"/> (the raw sockaddr a receive fills in and a send reads) and
+/// <see cref="TransportAddress"/> without creating an <see cref="IPEndPoint"/>: port at bytes 2-3, IPv4 address at
+/// 4-7, IPv6 flow info at 4-7, address at 8-23 and scope id at 24-27 (sockaddr_in / sockaddr_in6).
 /// </summary>
 public static class SocketAddressConversions
 {
@@ -29,6 +30,40 @@ public static class SocketAddressConversions
         }
 
         return TransportAddress.FromIPv6(ip6, port);
+    }
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> (created for the address's family) with the address and port; false
+    /// when the families differ.
+    /// </summary>
+    public static bool TryWrite(this SocketAddress destination, in TransportAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        Span<byte> raw = destination.Buffer.Span;
+        if (destination.Family == AddressFamily.InterNetwork && address.Family == StunAddressFamily.IPv4)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(raw[2..], address.Port);
+            address.WriteAddressBytes(raw.Slice(4, 4));
+            return true;
+        }
+
+        if (destination.Family == AddressFamily.InterNetworkV6 && address.Family == StunAddressFamily.IPv6)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(raw[2..], address.Port);
+            raw.Slice(4, 4).Clear();
+            address.WriteAddressBytes(raw.Slice(8, 16));
+            raw.Slice(24, 4).Clear();
+            return true;
+        }
+
+        return false;
+    }
+
+    public static SocketAddress ToSocketAddress(this TransportAddress address)
+    {
+        var socketAddress = new SocketAddress(address.Family == StunAddressFamily.IPv4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6);
+        socketAddress.TryWrite(address);
+        return socketAddress;
     }
 
     private static bool IsV4Mapped(ReadOnlySpan<byte> ip6) =>

@@ -10,6 +10,8 @@ public sealed class TransportCounters
     private long _connectionsAccepted;
     private long _connectionsClosedIdle;
     private long _connectionsClosedFramingError;
+    private long _relayedToPeer;
+    private long _relayedFromPeer;
 
     public long DatagramsReceived => Interlocked.Read(ref _datagramsReceived);
 
@@ -26,6 +28,16 @@ public sealed class TransportCounters
 
     /// <summary>Stream connections closed because the byte stream could not be framed (RFC 8489 §6.2.2).</summary>
     public long ConnectionsClosedFramingError => Interlocked.Read(ref _connectionsClosedFramingError);
+
+    /// <summary>Datagrams sent from relayed addresses to peers.</summary>
+    public long RelayedToPeer => Interlocked.Read(ref _relayedToPeer);
+
+    /// <summary>Datagrams received on relayed addresses from peers (before the permission check).</summary>
+    public long RelayedFromPeer => Interlocked.Read(ref _relayedFromPeer);
+
+    internal void CountRelayedToPeer() => Interlocked.Increment(ref _relayedToPeer);
+
+    internal void CountRelayedFromPeer() => Interlocked.Increment(ref _relayedFromPeer);
 
     internal void CountDatagramReceived() => Interlocked.Increment(ref _datagramsReceived);
 

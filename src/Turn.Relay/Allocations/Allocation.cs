@@ -1,0 +1,169 @@
+using System.Collections.Concurrent;
+using Turn.Stun;
+
+namespace Turn.Relay.Allocations;
+
+/// <summary>
+/// One TURN allocation (RFC 8656 §6): the 5-tuple it belongs to, its relayed address, lifetime, permissions (keyed
+/// on peer IP only, §9) and channels (§12). Reads on the relay path take no lock; changes serialize on the allocation.
+/// Times are <see cref="TimeProvider.GetTimestamp"/> values.
+/// </summary>
+public sealed class Allocation
+{
+    private readonly Lock _sync = new();
+    private readonly ConcurrentDictionary<TransportAddress, long> _permissions = new();
+    private readonly ConcurrentDictionary<ushort, ChannelBinding> _channelsByNumber = new();
+    private readonly ConcurrentDictionary<TransportAddress, ChannelBinding> _channelsByPeer = new();
+    private long _expiresAt;
+    private int _deleted;
+
+    internal Allocation(FiveTuple tuple, string username, TransactionId allocateTransaction, RelayPortGrant relay,
+        TransportAddress relayedAddress, IClientSender client, long expiresAt)
+    {
+        Tuple = tuple;
+        Username = username;
+        AllocateTransaction = allocateTransaction;
+        Relay = relay.Endpoint;
+        ReservationToken = relay.ReservationToken;
+        RelayedAddress = relayedAddress;
+        Client = client;
+        _expiresAt = expiresAt;
+    }
+
+    public FiveTuple Tuple { get; }
+
+    /// <summary>RFC 8656 §5: later requests must authenticate with the same username (else 441).</summary>
+    public string Username { get; }
+
+    /// <summary>RFC 8656 §7.2 NOTE: a retransmitted Allocate carries the same transaction id and gets the same answer.</summary>
+    public TransactionId AllocateTransaction { get; }
+
+    public IRelayEndpoint Relay { get; }
+
+    /// <summary>The relayed address as told to the client (after any external-address mapping).</summary>
+    public TransportAddress RelayedAddress { get; }
+
+    public ulong? ReservationToken { get; }
+
+    public IClientSender Client { get; }
+
+    public long ExpiresAt => Volatile.Read(ref _expiresAt);
+
+    public bool IsDeleted => Volatile.Read(ref _deleted) != 0;
+
+    public int PermissionCount => _permissions.Count;
+
+    public int ChannelCount => _channelsByNumber.Count;
+
+    public bool IsLive(long now) => !IsDeleted && now < ExpiresAt;
+
+    internal void SetExpiry(long expiresAt) => Volatile.Write(ref _expiresAt, expiresAt);
+
+    /// <summary>Marks the allocation gone; true for the caller that did it (who then releases its resources).</summary>
+    internal bool MarkDeleted() => Interlocked.Exchange(ref _deleted, 1) == 0;
+
+    /// <summary>RFC 8656 §9: is there an unexpired permission for this peer's IP (the port does not matter)?</summary>
+    public bool HasPermission(in TransportAddress peer, long now) =>
+        _permissions.TryGetValue(peer.WithPort(0), out long expiresAt) && now < expiresAt;
+
+    /// <summary>
+    /// RFC 8656 §9: installs or refreshes the permission for the peer's IP until <paramref name="expiresAt"/>.
+    /// False when a new permission would exceed <paramref name="maxPermissions"/>.
+    /// </summary>
+    internal bool InstallPermission(in TransportAddress peer, long expiresAt, int maxPermissions)
+    {
+        TransportAddress key = peer.WithPort(0);
+        lock (_sync)
+        {
+            if (!_permissions.ContainsKey(key) && _permissions.Count >= maxPermissions)
+            {
+                return false;
+            }
+
+            _permissions[key] = expiresAt;
+            return true;
+        }
+    }
+
+    /// <summary>Whether installing permissions for these many new peers would stay within the limit.</summary>
+    internal bool CanInstallPermissions(ReadOnlySpan<TransportAddress> peers, int maxPermissions)
+    {
+        lock (_sync)
+        {
+            int added = 0;
+            for (int i = 0; i < peers.Length; i++)
+            {
+                if (!_permissions.ContainsKey(peers[i].WithPort(0)))
+                {
+                    added++;
+                }
+            }
+
+            return _permissions.Count + added <= maxPermissions;
+        }
+    }
+
+    public bool TryGetChannel(ushort number, long now, out ChannelBinding channel) =>
+        _channelsByNumber.TryGetValue(number, out channel!) && channel.IsLive(now);
+
+    public bool TryGetChannelForPeer(in TransportAddress peer, long now, out ChannelBinding channel) =>
+        _channelsByPeer.TryGetValue(peer, out channel!) && channel.IsLive(now);
+
+    /// <summary>
+    /// RFC 8656 §12.2: binds <paramref name="number"/> to <paramref name="peer"/> or refreshes that binding. A number
+    /// bound to another peer, or a peer bound to another number, is a conflict even after expiry until the sweep
+    /// removes it (the RFC asks clients to wait 5 minutes before reusing either).
+    /// </summary>
+    internal ChannelBindOutcome BindChannel(ushort number, in TransportAddress peer, long expiresAt, int maxChannels)
+    {
+        lock (_sync)
+        {
+            bool numberBound = _channelsByNumber.TryGetValue(number, out ChannelBinding? byNumber);
+            bool peerBound = _channelsByPeer.TryGetValue(peer, out ChannelBinding? byPeer);
+            if (numberBound && peerBound && ReferenceEquals(byNumber, byPeer))
+            {
+                byNumber!.Refresh(expiresAt);
+                return ChannelBindOutcome.Refreshed;
+            }
+
+            if (numberBound || peerBound)
+            {
+                return ChannelBindOutcome.Conflict;
+            }
+
+            if (_channelsByNumber.Count >= maxChannels)
+            {
+                return ChannelBindOutcome.AtCapacity;
+            }
+
+            var binding = new ChannelBinding(number, peer, expiresAt);
+            _channelsByNumber[number] = binding;
+            _channelsByPeer[peer] = binding;
+            return ChannelBindOutcome.Bound;
+        }
+    }
+
+    /// <summary>Drops expired permissions and channels (RFC 8656 §9, §12: they simply stop existing).</summary>
+    internal void RemoveExpired(long now)
+    {
+        lock (_sync)
+        {
+            foreach (var (peer, expiresAt) in _permissions)
+            {
+                if (now >= expiresAt)
+                {
+                    _permissions.TryRemove(peer, out _);
+                }
+            }
+
+            foreach (var (number, channel) in _channelsByNumber)
+            {
+                if (!channel.IsLive(now))
+                {
+                    _channelsByNumber.TryRemove(number, out _);
+                    _channelsByPeer.TryRemove(channel.Peer, out _);
+                }
+            }
+        }
+    }
+}

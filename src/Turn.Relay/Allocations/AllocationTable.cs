@@ -1,0 +1,134 @@
+using System.Collections.Concurrent;
+
+namespace Turn.Relay.Allocations;
+
+/// <summary>
+/// Every live allocation, found by its 5-tuple (RFC 8656 §5) without a lock; creation and deletion serialize here,
+/// which is also where the per-user and total quotas (RFC 8656 §5, §7.2 item 10: 486) are kept exact.
+/// </summary>
+public sealed class AllocationTable
+{
+    private readonly ConcurrentDictionary<FiveTuple, Allocation> _byTuple = new();
+    private readonly Dictionary<string, int> _perUser = new(StringComparer.Ordinal);
+    private readonly Lock _sync = new();
+
+    public int Count => _byTuple.Count;
+
+    public bool TryGet(in FiveTuple tuple, out Allocation allocation) => _byTuple.TryGetValue(tuple, out allocation!);
+
+    public int CountForUser(string username)
+    {
+        lock (_sync)
+        {
+            return _perUser.GetValueOrDefault(username);
+        }
+    }
+
+    /// <summary>Reserves a quota slot for a user before a relay port is taken; false when a quota is full.</summary>
+    internal bool TryReserveSlot(string username, int userQuota, int totalQuota)
+    {
+        lock (_sync)
+        {
+            int user = _perUser.GetValueOrDefault(username);
+            int total = _byTuple.Count + _pendingSlots;
+            if ((userQuota > 0 && user >= userQuota) || (totalQuota > 0 && total >= totalQuota))
+            {
+                return false;
+            }
+
+            _perUser[username] = user + 1;
+            _pendingSlots++;
+            return true;
+        }
+    }
+
+    /// <summary>Gives back a slot reserved by <see cref="TryReserveSlot"/> when the allocation was not made.</summary>
+    internal void ReleaseSlot(string username)
+    {
+        lock (_sync)
+        {
+            _pendingSlots--;
+            DecrementUser(username);
+        }
+    }
+
+    /// <summary>Turns a reserved slot into a live allocation; false (slot released) when the 5-tuple got one meanwhile.</summary>
+    internal bool TryAdd(Allocation allocation)
+    {
+        lock (_sync)
+        {
+            _pendingSlots--;
+            if (_byTuple.TryAdd(allocation.Tuple, allocation))
+            {
+                return true;
+            }
+
+            DecrementUser(allocation.Username);
+            return false;
+        }
+    }
+
+    /// <summary>Deletes an allocation and releases its relay endpoint (RFC 8656 §6: its permissions and channels go with it).</summary>
+    internal bool Remove(Allocation allocation)
+    {
+        if (!allocation.MarkDeleted())
+        {
+            return false;
+        }
+
+        lock (_sync)
+        {
+            _byTuple.TryRemove(new KeyValuePair<FiveTuple, Allocation>(allocation.Tuple, allocation));
+            DecrementUser(allocation.Username);
+        }
+
+        allocation.Relay.Dispose();
+        return true;
+    }
+
+    /// <summary>Removes expired allocations and the expired permissions and channels of live ones; returns how many went.</summary>
+    public int Sweep(long now)
+    {
+        int removed = 0;
+        foreach (Allocation allocation in _byTuple.Values)
+        {
+            if (!allocation.IsLive(now))
+            {
+                if (Remove(allocation))
+                {
+                    removed++;
+                }
+            }
+            else
+            {
+                allocation.RemoveExpired(now);
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>Deletes everything (server shutdown).</summary>
+    public void Clear()
+    {
+        foreach (Allocation allocation in _byTuple.Values)
+        {
+            Remove(allocation);
+        }
+    }
+
+    private int _pendingSlots;
+
+    private void DecrementUser(string username)
+    {
+        int user = _perUser.GetValueOrDefault(username);
+        if (user <= 1)
+        {
+            _perUser.Remove(username);
+        }
+        else
+        {
+            _perUser[username] = user - 1;
+        }
+    }
+}

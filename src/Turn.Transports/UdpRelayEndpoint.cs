@@ -1,0 +1,153 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Turn.Relay.Allocations;
+using Turn.Stun;
+
+namespace Turn.Transports;
+
+/// <summary>
+/// The UDP socket behind one relayed transport address. Datagrams from peers land after
+/// <see cref="PeerDataFraming.Headroom"/> bytes of a pinned buffer so the engine can frame them for the client in
+/// place; sends to peers reuse one <see cref="SocketAddress"/>. Nothing here allocates per datagram.
+/// </summary>
+/// <remarks>
+/// <see cref="SendToPeer"/> is called from the one loop that serves the allocation's client 5-tuple, so the send
+/// address scratch needs no lock.
+/// </remarks>
+internal sealed class UdpRelayEndpoint : IRelayEndpoint
+{
+    private const int ReceiveBufferLength = PeerDataFraming.Headroom + 65536 + PeerDataFraming.Tailroom;
+
+    private readonly Socket _socket;
+    private readonly TransportCounters _counters;
+    private readonly ILogger _logger;
+    private readonly Action<UdpRelayEndpoint>? _onDispose;
+    private readonly SocketAddress _sendAddress;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ErrorLogThrottle _errorThrottle = new();
+    private Task _loop = Task.CompletedTask;
+    private int _disposed;
+
+    public UdpRelayEndpoint(Socket socket, TransportCounters counters, ILogger logger, Action<UdpRelayEndpoint>? onDispose)
+    {
+        _socket = socket;
+        _counters = counters;
+        _logger = logger;
+        _onDispose = onDispose;
+        LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        LocalAddress = TransportAddress.FromIPEndPoint(LocalEndPoint);
+        _sendAddress = new SocketAddress(socket.AddressFamily);
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    public TransportAddress LocalAddress { get; }
+
+    public void SendToPeer(ReadOnlySpan<byte> payload, in TransportAddress peer)
+    {
+        if (!_sendAddress.TryWrite(peer))
+        {
+            _counters.CountSendError();
+            return;
+        }
+
+        try
+        {
+            _socket.SendTo(payload, SocketFlags.None, _sendAddress);
+            _counters.CountRelayedToPeer();
+        }
+        catch (SocketException)
+        {
+            _counters.CountSendError();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The allocation went away while a datagram for it was in flight.
+        }
+    }
+
+    public void SetDontFragment(bool enabled)
+    {
+        if (_socket.AddressFamily == AddressFamily.InterNetwork)
+        {
+            _socket.DontFragment = enabled;
+        }
+    }
+
+    public void Attach(Allocation allocation, IPeerDataHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(allocation);
+        ArgumentNullException.ThrowIfNull(handler);
+        _loop = Task.Run(() => ReceiveLoopAsync(allocation, handler));
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _stopping.Cancel();
+        _socket.Dispose();
+        _onDispose?.Invoke(this);
+        _ = _loop.ContinueWith(static (_, state) => ((CancellationTokenSource)state!).Dispose(), _stopping,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task ReceiveLoopAsync(Allocation allocation, IPeerDataHandler handler)
+    {
+        CancellationToken stopping = _stopping.Token;
+        byte[] buffer = GC.AllocateArray<byte>(ReceiveBufferLength, pinned: true);
+        Memory<byte> payloadArea = buffer.AsMemory(PeerDataFraming.Headroom, 65536);
+        var remote = new SocketAddress(_socket.AddressFamily);
+        while (!stopping.IsCancellationRequested)
+        {
+            int received;
+            try
+            {
+                received = await _socket.ReceiveFromAsync(payloadArea, SocketFlags.None, remote, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException)
+            {
+                // ICMP errors from earlier sends surface here (e.g. ECONNREFUSED); the socket is still good.
+                _counters.CountReceiveError();
+                continue;
+            }
+
+            _counters.CountRelayedFromPeer();
+            Deliver(allocation, handler, buffer, received, remote);
+        }
+    }
+
+    private void Deliver(Allocation allocation, IPeerDataHandler handler, byte[] buffer, int received, SocketAddress remote)
+    {
+        try
+        {
+            TransportAddress peer = remote.ToTransportAddress();
+            int length = handler.HandlePeerData(allocation, peer, buffer, received, out int start);
+            if (length > 0)
+            {
+                allocation.Client.Send(buffer.AsSpan(start, length));
+            }
+        }
+#pragma warning disable CA1031 // One bad datagram must not end the relay for this allocation.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            if (_errorThrottle.ShouldLog())
+            {
+                TransportLog.PacketHandlerFailed(_logger, LocalEndPoint, ex);
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Turn.Relay.Allocations;
+using Turn.Stun;
+
+namespace Turn.Transports;
+
+/// <summary>
+/// Binds relay sockets on the relay address, on ports picked at random within [min, max] (RFC 8656 §7.2,
+/// RFC 6056), and keeps EVEN-PORT R=1 reservations of the next port for <see cref="ReservationLifetime"/>
+/// (RFC 8656 §7.2: at least 30 s).
+/// </summary>
+public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
+{
+    public static readonly TimeSpan ReservationLifetime = TimeSpan.FromSeconds(30);
+
+    /// <summary>Bind failures (ports other programs hold) tolerated before answering 508.</summary>
+    private const int MaxBindFailures = 256;
+
+    private readonly IPAddress _address;
+    private readonly int _minPort;
+    private readonly int _maxPort;
+    private readonly TransportCounters _counters;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<int, byte> _portsInUse = new();
+    private readonly ConcurrentDictionary<ulong, Reservation> _reservations = new();
+    private readonly Lock _sync = new();
+
+    public UdpRelayPortAllocator(IPAddress address, int minPort, int maxPort, TransportCounters counters, TimeProvider time, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentOutOfRangeException.ThrowIfLessThan(minPort, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxPort, 65535);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(minPort, maxPort);
+        _address = address;
+        _minPort = minPort;
+        _maxPort = maxPort;
+        _counters = counters;
+        _time = time;
+        _logger = logger;
+    }
+
+    public StunAddressFamily Family => _address.AddressFamily == AddressFamily.InterNetwork ? StunAddressFamily.IPv4 : StunAddressFamily.IPv6;
+
+    /// <summary>Relay ports held now, allocations and reservations together.</summary>
+    public int PortsInUse => _portsInUse.Count;
+
+    public RelayPortGrant? TryAllocate(RelayPortRequest request)
+    {
+        if (request.Family != Family)
+        {
+            return null;
+        }
+
+        lock (_sync)
+        {
+            int span = _maxPort - _minPort + 1;
+            int start = RandomNumberGenerator.GetInt32(span);
+            int failures = 0;
+            for (int i = 0; i < span && failures < MaxBindFailures; i++)
+            {
+                int port = _minPort + ((start + i) % span);
+                if ((request.EvenPort && (port & 1) != 0) || _portsInUse.ContainsKey(port))
+                {
+                    continue;
+                }
+
+                if (request.ReserveNextPort && (port + 1 > _maxPort || _portsInUse.ContainsKey(port + 1)))
+                {
+                    continue;
+                }
+
+                Socket? socket = TryBind(port);
+                if (socket is null)
+                {
+                    failures++;
+                    continue;
+                }
+
+                ulong? token = null;
+                if (request.ReserveNextPort)
+                {
+                    Socket? next = TryBind(port + 1);
+                    if (next is null)
+                    {
+                        socket.Dispose();
+                        failures++;
+                        continue;
+                    }
+
+                    token = Reserve(Wrap(next, port + 1));
+                }
+
+                return new RelayPortGrant(Wrap(socket, port), token);
+            }
+
+            return null;
+        }
+    }
+
+    public IRelayEndpoint? TryClaimReservation(ulong token)
+    {
+        if (!_reservations.TryRemove(token, out Reservation? reservation))
+        {
+            return null;
+        }
+
+        if (_time.GetTimestamp() >= reservation.ExpiresAt)
+        {
+            reservation.Endpoint.Dispose();
+            return null;
+        }
+
+        return reservation.Endpoint;
+    }
+
+    /// <summary>Releases reservations nobody claimed in time.</summary>
+    public int SweepReservations()
+    {
+        long now = _time.GetTimestamp();
+        int released = 0;
+        foreach (var (token, reservation) in _reservations)
+        {
+            if (now >= reservation.ExpiresAt && _reservations.TryRemove(token, out _))
+            {
+                reservation.Endpoint.Dispose();
+                released++;
+            }
+        }
+
+        return released;
+    }
+
+    public void Dispose()
+    {
+        foreach (var (token, reservation) in _reservations)
+        {
+            if (_reservations.TryRemove(token, out _))
+            {
+                reservation.Endpoint.Dispose();
+            }
+        }
+    }
+
+    private ulong Reserve(UdpRelayEndpoint endpoint)
+    {
+        long expiresAt = _time.GetTimestamp() + (long)(ReservationLifetime.TotalSeconds * _time.TimestampFrequency);
+        while (true)
+        {
+            ulong token = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+            if (token != 0 && _reservations.TryAdd(token, new Reservation(endpoint, expiresAt)))
+            {
+                return token;
+            }
+        }
+    }
+
+    private UdpRelayEndpoint Wrap(Socket socket, int port)
+    {
+        _portsInUse[port] = 0;
+        return new UdpRelayEndpoint(socket, _counters, _logger, _ => _portsInUse.TryRemove(port, out byte _));
+    }
+
+    private Socket? TryBind(int port)
+    {
+        try
+        {
+            return ListenerSocket.Bind(new IPEndPoint(_address, port), SocketType.Dgram, ProtocolType.Udp);
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    private sealed record Reservation(UdpRelayEndpoint Endpoint, long ExpiresAt);
+}

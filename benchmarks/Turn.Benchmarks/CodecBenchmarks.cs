@@ -27,7 +27,7 @@ public class CodecBenchmarks
     private readonly byte[] _response = new byte[1500];
     private readonly byte[] _md5Key = new byte[16];
     private readonly byte[] _sha256Key = new byte[32];
-    private readonly StunMessageProcessor _processor = new(new StunEngineOptions { Software = Software }, new ServerCounters());
+    private readonly StunMessageProcessor _processor = new(new TurnEngineOptions { Software = Software }, new ServerCounters());
 
     private byte[] _bindingRequest = [];
     private byte[] _longTermRequest = [];

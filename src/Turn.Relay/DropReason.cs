@@ -17,6 +17,10 @@ public enum DropReason
     MissingMagicCookie,
     /// <summary>RFC 8489 §6.3.2: an indication with an unknown comprehension-required attribute.</summary>
     UnknownAttributeInIndication,
-    /// <summary>RFC 8656 §5, §12.6: ChannelData with no allocation or no such channel on this 5-tuple.</summary>
+    /// <summary>RFC 8656 §5: ChannelData or a Send indication on a 5-tuple without a live allocation.</summary>
     NoAllocation,
+    /// <summary>RFC 8656 §9, §11.2, §11.3: no permission for the peer's IP.</summary>
+    NoPermission,
+    /// <summary>RFC 8656 §12.6: ChannelData on a channel that is not bound (or has expired).</summary>
+    NoChannel,
 }

@@ -14,7 +14,7 @@ public sealed class StunMessageProcessor
     private readonly ServerCounters _counters;
     private readonly BindingHandler _binding;
 
-    public StunMessageProcessor(StunEngineOptions options, ServerCounters counters)
+    public StunMessageProcessor(TurnEngineOptions options, ServerCounters counters)
     {
         ArgumentNullException.ThrowIfNull(options);
         _counters = counters ?? throw new ArgumentNullException(nameof(counters));
@@ -22,6 +22,10 @@ public sealed class StunMessageProcessor
     }
 
     public ServerCounters Counters => _counters;
+
+    /// <summary>Handles one message; returns how many bytes of <paramref name="response"/> to send back (0: none).</summary>
+    public int Process(ReadOnlySpan<byte> packet, in FiveTuple tuple, Allocations.IClientTransport? transport, Span<byte> response) =>
+        Process(packet, tuple, response);
 
     /// <summary>Handles one message; returns how many bytes of <paramref name="response"/> to send back (0: none).</summary>
     public int Process(ReadOnlySpan<byte> packet, in FiveTuple tuple, Span<byte> response)

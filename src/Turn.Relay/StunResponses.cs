@@ -20,14 +20,29 @@ internal sealed class StunResponses
     public static StunMessageWriter Begin(Span<byte> buffer, in StunHeader request, StunClass cls) =>
         new(buffer, new StunMessageType(request.Method, cls), request.TransactionId, request.Cookie);
 
-    /// <summary>RFC 8489 §6.3.1.1, §14.14, §7: SOFTWARE and FINGERPRINT close every answer to an RFC 5389+ client.</summary>
-    public int Finish(ref StunMessageWriter writer, in StunHeader request)
+    /// <summary>
+    /// RFC 8489 §6.3.1.1, §14.14, §9.2.4, §7: SOFTWARE, then the integrity attribute when the request was
+    /// authenticated (signed with the request's key), then FINGERPRINT close every answer to an RFC 5389+ client.
+    /// </summary>
+    public int Finish(ref StunMessageWriter writer, in StunHeader request, in RequestKey key = default)
     {
         if (request.HasMagicCookie)
         {
             if (_software is not null)
             {
                 writer.AddAttribute(StunAttributeType.Software, _software);
+            }
+
+            if (!key.IsEmpty)
+            {
+                if (key.UseSha256)
+                {
+                    writer.AddMessageIntegritySha256(key.Key);
+                }
+                else
+                {
+                    writer.AddMessageIntegrity(key.Key);
+                }
             }
 
             writer.AddFingerprint();
@@ -37,10 +52,26 @@ internal sealed class StunResponses
     }
 
     /// <summary>
+    /// RFC 8489 §9.2.4: 401 or 438 with REALM, NONCE and PASSWORD-ALGORITHMS, and no integrity attribute (there is
+    /// no key the client proved).
+    /// </summary>
+    public int WriteChallenge(Span<byte> buffer, in StunHeader request, int code, ITurnAuthenticator authenticator, in FiveTuple tuple)
+    {
+        var writer = Begin(buffer, request, StunClass.ErrorResponse);
+        writer.AddErrorCode(code);
+        authenticator.AddChallenge(ref writer, tuple);
+        return Finish(ref writer, request);
+    }
+
+    /// <summary>
     /// RFC 8489 §6.3.1.1: an error response with ERROR-CODE (first, as RFC 3489 parsers expect) and, for 420, the
     /// UNKNOWN-ATTRIBUTES list (§14.13).
     /// </summary>
-    public int WriteError(Span<byte> buffer, in StunHeader request, int code, scoped ReadOnlySpan<ushort> unknownAttributes = default)
+    public int WriteError(Span<byte> buffer, in StunHeader request, int code, scoped ReadOnlySpan<ushort> unknownAttributes = default) =>
+        WriteError(buffer, request, code, default, unknownAttributes);
+
+    /// <summary>An error response to an authenticated request, signed with its key (RFC 8489 §9.2.4).</summary>
+    public int WriteError(Span<byte> buffer, in StunHeader request, int code, in RequestKey key, scoped ReadOnlySpan<ushort> unknownAttributes = default)
     {
         var writer = Begin(buffer, request, StunClass.ErrorResponse);
         if (request.HasMagicCookie)
@@ -60,7 +91,7 @@ internal sealed class StunResponses
             }
         }
 
-        return Finish(ref writer, request);
+        return Finish(ref writer, request, key);
     }
 
     /// <summary>RFC 3489 §11.2.9: the reason phrase is padded with spaces to a multiple of 4 bytes.</summary>

@@ -19,6 +19,8 @@ public static class CommandLineTranslator
         ListValue,
         /// <summary>Takes no value; sets the key to a fixed value.</summary>
         Switch,
+        /// <summary>--flag=VALUE, or bare --flag for the default value (never takes the next argument).</summary>
+        OptionalValue,
     }
 
     private sealed record Flag(string Long, char? Short, Kind Kind, string Key, string? SwitchValue, string? ValueName, string Help);
@@ -36,6 +38,32 @@ public static class CommandLineTranslator
         new("no-software-attribute", null, Kind.Switch, "Turn:Software", "", null, "Send no SOFTWARE attribute."),
         new("tcp-idle-timeout", null, Kind.Value, "Turn:TcpIdleTimeoutSeconds", null, "SECONDS",
             "Close a TCP connection idle this long (default 300)."),
+        new("relay-ip", 'E', Kind.ListValue, "Turn:RelayIps", null, "IP",
+            "Address relay sockets bind to (default: the listening address, or the host's first IPv4)."),
+        new("min-port", null, Kind.Value, "Turn:MinPort", null, "PORT", "Lowest relay port (default 49152)."),
+        new("max-port", null, Kind.Value, "Turn:MaxPort", null, "PORT", "Highest relay port (default 65535)."),
+        new("external-ip", 'X', Kind.ListValue, "Turn:ExternalIps", null, "PUBLIC[/PRIVATE]",
+            "Public address shown in XOR-RELAYED-ADDRESS for a relay address behind 1:1 NAT."),
+        new("max-allocate-lifetime", null, Kind.Value, "Turn:MaxAllocateLifetimeSeconds", null, "SECONDS",
+            "Longest allocation lifetime granted (default 3600)."),
+        new("user-quota", null, Kind.Value, "Turn:UserQuota", null, "N", "Allocations per username (default 0: no limit)."),
+        new("total-quota", null, Kind.Value, "Turn:TotalQuota", null, "N", "Allocations on the server (default 0: no limit)."),
+        new("realm", 'r', Kind.Value, "Turn:Realm", null, "REALM", "REALM of the long-term credentials (default turn.local)."),
+        new("user", 'u', Kind.ListValue, "Turn:Users", null, "NAME:PASSWORD", "A long-term user; repeat for several."),
+        new("lt-cred-mech", 'a', Kind.Switch, "Turn:LongTermCredentials", "true", null,
+            "Accepted for coturn compatibility: TURN requests always need long-term credentials."),
+        new("use-auth-secret", null, Kind.Switch, "Turn:UseAuthSecret", "true", null,
+            "TURN REST API credentials (needs --static-auth-secret)."),
+        new("static-auth-secret", null, Kind.ListValue, "Turn:StaticAuthSecrets", null, "SECRET",
+            "TURN REST API shared secret; repeat for rotation (every one is tried)."),
+        new("stale-nonce", null, Kind.OptionalValue, "Turn:StaleNonceSeconds", "600", "SECONDS",
+            "Nonce lifetime before 438 Stale Nonce (default 600)."),
+        new("allow-loopback-peers", null, Kind.Switch, "Turn:AllowLoopbackPeers", "true", null,
+            "Allow relaying to loopback peers (tests and development only)."),
+        new("allowed-peer-ip", null, Kind.ListValue, "Turn:AllowedPeerIps", null, "IP|IP-IP|CIDR",
+            "Allow these peers in spite of the default denials; repeatable."),
+        new("denied-peer-ip", null, Kind.ListValue, "Turn:DeniedPeerIps", null, "IP|IP-IP|CIDR",
+            "Deny these peers on top of the defaults; repeatable."),
         new("verbose", 'v', Kind.Switch, "Logging:LogLevel:Default", "Debug", null, "Log at Debug level."),
     ];
 
@@ -45,19 +73,18 @@ public static class CommandLineTranslator
     public static Result Translate(IReadOnlyList<string> args)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var translated = new List<string>();
-        var listCounts = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        var state = new State();
         for (int i = 0; i < args.Count; i++)
         {
             string arg = args[i];
             if (arg is "-h" or "--help" or "-?")
             {
-                return new Result(translated, true, false, null);
+                return new Result(state.Translated, true, false, null);
             }
 
             if (arg is "--version")
             {
-                return new Result(translated, false, true, null);
+                return new Result(state.Translated, false, true, null);
             }
 
             string name;
@@ -81,7 +108,7 @@ public static class CommandLineTranslator
                         return Fail($"Option '--{name}' needs a value.");
                     }
 
-                    translated.Add($"--{name}={nativeValue}");
+                    state.Translated.Add($"--{name}={nativeValue}");
                     continue;
                 }
             }
@@ -94,43 +121,101 @@ public static class CommandLineTranslator
                 return Fail($"Unexpected argument '{arg}'. Run 'turn-server --help' for the list of options.");
             }
 
+            if (name is "c" or "config")
+            {
+                string? path = inlineValue ?? (i + 1 < args.Count ? args[++i] : null);
+                string? fileError = path is null ? $"Option '{arg}' needs a value (FILE)." : ReadConfigurationFile(path, state);
+                if (fileError is not null)
+                {
+                    return Fail(fileError);
+                }
+
+                continue;
+            }
+
             Flag? flag = Find(name);
             if (flag is null)
             {
                 return Fail($"Unknown option '{arg}'. Run 'turn-server --help' for the list of options.");
             }
 
-            if (flag.Kind == Kind.Switch)
+            if (inlineValue is null && flag.Kind is Kind.Value or Kind.ListValue)
             {
-                if (inlineValue is not null)
+                inlineValue = i + 1 < args.Count ? args[++i] : null;
+                if (inlineValue is null)
                 {
-                    return Fail($"Option '--{flag.Long}' takes no value.");
+                    return Fail($"Option '{arg}' needs a value ({flag.ValueName}).");
                 }
-
-                translated.Add($"--{flag.Key}={flag.SwitchValue}");
-                continue;
             }
 
-            string? value = inlineValue ?? (i + 1 < args.Count ? args[++i] : null);
-            if (value is null)
+            string? error = state.Apply(flag, inlineValue, $"Option '--{flag.Long}'");
+            if (error is not null)
             {
-                return Fail($"Option '{arg}' needs a value ({flag.ValueName}).");
-            }
-
-            if (flag.Kind == Kind.ListValue)
-            {
-                listCounts.TryGetValue(flag.Key, out int index);
-                listCounts[flag.Key] = index + 1;
-                translated.Add(string.Create(CultureInfo.InvariantCulture, $"--{flag.Key}:{index}={value}"));
-            }
-            else
-            {
-                translated.Add($"--{flag.Key}={value}");
+                return Fail(error);
             }
         }
 
-        return new Result(translated, false, false, null);
+        return new Result(state.Translated, false, false, null);
     }
+
+    /// <summary>
+    /// Reads a coturn turnserver.conf: one option a line, "name=value", "name value" or a bare "name", "#" starts a
+    /// comment. Every name must be one of the flags above; anything else is an error naming the file and line.
+    /// </summary>
+    private static string? ReadConfigurationFile(string path, State state)
+    {
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return $"Cannot read configuration file '{path}': {ex.Message}";
+        }
+
+        for (int number = 1; number <= lines.Length; number++)
+        {
+            string line = lines[number - 1];
+            int hash = line.IndexOf('#', StringComparison.Ordinal);
+            line = (hash >= 0 ? line[..hash] : line).Trim();
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            int separator = line.IndexOfAny(['=', ' ', '\t']);
+            string name = (separator >= 0 ? line[..separator] : line).Trim();
+            string? value = separator >= 0 ? Unquote(line[(separator + 1)..].Trim().TrimStart('=').Trim()) : null;
+            if (name.StartsWith("--", StringComparison.Ordinal))
+            {
+                name = name[2..];
+            }
+
+            string where = $"{path}:{number}";
+            Flag? flag = name.Length > 1 ? Find(name) : null;
+            if (flag is null)
+            {
+                return $"{where}: unknown option '{name}'.";
+            }
+
+            if (value is null && flag.Kind is Kind.Value or Kind.ListValue)
+            {
+                return $"{where}: option '{name}' needs a value ({flag.ValueName}).";
+            }
+
+            string? error = state.Apply(flag, value, $"{where}: option '{name}'");
+            if (error is not null)
+            {
+                return error;
+            }
+        }
+
+        return null;
+    }
+
+    private static string Unquote(string value) =>
+        value.Length >= 2 && value[0] == '"' && value[^1] == '"' ? value[1..^1] : value;
 
     public static string HelpText()
     {
@@ -147,6 +232,7 @@ public static class CommandLineTranslator
             text.Append(' ', 40).Append("(configuration key ").Append(flag.Key).AppendLine(")");
         }
 
+        text.Append("  ").Append("-c FILE".PadRight(36)).AppendLine("Read options from a coturn-style turnserver.conf (name=value lines).");
         text.Append("  ").Append("-h, --help".PadRight(36)).AppendLine("Show this text and exit.");
         text.Append("  ").Append("    --version".PadRight(36)).AppendLine("Show the version and exit.");
         text.AppendLine();
@@ -172,4 +258,39 @@ public static class CommandLineTranslator
     }
 
     private static Result Fail(string message) => new([], false, false, message);
+
+    /// <summary>Configuration arguments built so far; list flags continue their index across file and command line.</summary>
+    private sealed class State
+    {
+        private readonly Dictionary<string, int> _listCounts = new(StringComparer.OrdinalIgnoreCase);
+
+        public List<string> Translated { get; } = [];
+
+        /// <summary>Adds the configuration argument for one flag occurrence; returns an error message or null.</summary>
+        public string? Apply(Flag flag, string? value, string what)
+        {
+            switch (flag.Kind)
+            {
+                case Kind.Switch:
+                    if (value is not null)
+                    {
+                        return $"{what} takes no value.";
+                    }
+
+                    Translated.Add($"--{flag.Key}={flag.SwitchValue}");
+                    return null;
+                case Kind.OptionalValue:
+                    Translated.Add($"--{flag.Key}={value ?? flag.SwitchValue}");
+                    return null;
+                case Kind.ListValue:
+                    _listCounts.TryGetValue(flag.Key, out int index);
+                    _listCounts[flag.Key] = index + 1;
+                    Translated.Add(string.Create(CultureInfo.InvariantCulture, $"--{flag.Key}:{index}={value}"));
+                    return null;
+                default:
+                    Translated.Add($"--{flag.Key}={value}");
+                    return null;
+            }
+        }
+    }
 }

@@ -37,7 +37,7 @@ public static class TurnServerHost
         builder.Services.AddSingleton(services =>
         {
             TurnServerOptions options = services.GetRequiredService<IOptions<TurnServerOptions>>().Value;
-            return new StunMessageProcessor(new StunEngineOptions { Software = options.Software }, services.GetRequiredService<ServerCounters>());
+            return new StunMessageProcessor(new TurnEngineOptions { Software = options.Software }, services.GetRequiredService<ServerCounters>());
         });
         builder.Services.AddHostedService<ListenerHostedService>();
         return builder;

@@ -26,4 +26,67 @@ public sealed class TurnServerOptions
 
     /// <summary>A TCP connection on which nothing arrives for this long is closed.</summary>
     public int TcpIdleTimeoutSeconds { get; set; } = 300;
+
+    // ---- TURN relay (RFC 8656) ----
+
+    /// <summary>Addresses relay sockets bind to; empty means the first concrete listening IPv4 address, else the host's.</summary>
+    public IList<string> RelayIps { get; } = [];
+
+    /// <summary>Lowest relay port (RFC 8656 §7.2 SHOULD 49152-65535).</summary>
+    public int MinPort { get; set; } = 49152;
+
+    /// <summary>Highest relay port.</summary>
+    public int MaxPort { get; set; } = 65535;
+
+    /// <summary>
+    /// "PUBLIC" or "PUBLIC/PRIVATE": the relayed address is told to clients as PUBLIC (cloud 1:1 NAT). Without
+    /// /PRIVATE it applies to the first relay address.
+    /// </summary>
+    public IList<string> ExternalIps { get; } = [];
+
+    /// <summary>Longest allocation lifetime granted, seconds (RFC 8656 §7.2: RECOMMENDED at most 3600).</summary>
+    public int MaxAllocateLifetimeSeconds { get; set; } = 3600;
+
+    /// <summary>Allocations one username may hold (0: no limit).</summary>
+    public int UserQuota { get; set; }
+
+    /// <summary>Allocations the server may hold (0: no limit).</summary>
+    public int TotalQuota { get; set; }
+
+    /// <summary>Permissions one allocation may hold.</summary>
+    public int MaxPermissionsPerAllocation { get; set; } = 256;
+
+    /// <summary>Channels one allocation may bind (at most 4096 exist).</summary>
+    public int MaxChannelsPerAllocation { get; set; } = 1024;
+
+    // ---- credentials (RFC 8489 §9.2, TURN REST API) ----
+
+    /// <summary>REALM of the long-term credential mechanism.</summary>
+    public string Realm { get; set; } = "turn.local";
+
+    /// <summary>coturn's --lt-cred-mech; long-term credentials are always required for TURN, so this only documents intent.</summary>
+    public bool LongTermCredentials { get; set; } = true;
+
+    /// <summary>coturn's --use-auth-secret: accept TURN REST API credentials (needs <see cref="StaticAuthSecrets"/>).</summary>
+    public bool UseAuthSecret { get; set; }
+
+    /// <summary>Long-term users as "name:password"; only derived keys are kept once loaded.</summary>
+    public IList<string> Users { get; } = [];
+
+    /// <summary>TURN REST API shared secrets; every one is tried, for rotation.</summary>
+    public IList<string> StaticAuthSecrets { get; } = [];
+
+    /// <summary>How long a nonce stays valid before 438 Stale Nonce, seconds.</summary>
+    public int StaleNonceSeconds { get; set; } = 600;
+
+    // ---- peer address policy (RFC 8656 §21) ----
+
+    /// <summary>Allow peers on loopback addresses (tests and local development only).</summary>
+    public bool AllowLoopbackPeers { get; set; }
+
+    /// <summary>Peer addresses allowed in spite of the default denials: "IP", "IP-IP" or CIDR.</summary>
+    public IList<string> AllowedPeerIps { get; } = [];
+
+    /// <summary>Peer addresses denied on top of the defaults: "IP", "IP-IP" or CIDR.</summary>
+    public IList<string> DeniedPeerIps { get; } = [];
 }

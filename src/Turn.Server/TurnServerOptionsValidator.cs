@@ -18,13 +18,7 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             failures.Add($"{section}:ListeningPort must be between 0 and 65535 (got {options.ListeningPort}).");
         }
 
-        for (int i = 0; i < options.ListeningIps.Count; i++)
-        {
-            if (!IPAddress.TryParse(options.ListeningIps[i], out _))
-            {
-                failures.Add($"{section}:ListeningIps:{i} is not an IP address (got '{options.ListeningIps[i]}').");
-            }
-        }
+        ValidateAddresses(options.ListeningIps, $"{section}:ListeningIps", failures);
 
         if (!options.EnableUdp && !options.EnableTcp)
         {
@@ -41,6 +35,95 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             failures.Add($"{section}:TcpIdleTimeoutSeconds must be at least 1 (got {options.TcpIdleTimeoutSeconds}).");
         }
 
+        ValidateRelay(options, failures);
+        ValidateCredentials(options, failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateRelay(TurnServerOptions options, List<string> failures)
+    {
+        string section = TurnServerOptions.SectionName;
+        ValidateAddresses(options.RelayIps, $"{section}:RelayIps", failures);
+        if (options.MinPort is < 1 or > 65535 || options.MaxPort is < 1 or > 65535 || options.MinPort > options.MaxPort)
+        {
+            failures.Add($"{section}:MinPort and {section}:MaxPort must be 1-65535 with MinPort <= MaxPort (got {options.MinPort}-{options.MaxPort}).");
+        }
+
+        for (int i = 0; i < options.ExternalIps.Count; i++)
+        {
+            if (!ExternalAddressMap.TryParse(options.ExternalIps[i], out _, out _))
+            {
+                failures.Add($"{section}:ExternalIps:{i} must be PUBLIC or PUBLIC/PRIVATE IP addresses of one family (got '{options.ExternalIps[i]}').");
+            }
+        }
+
+        if (options.MaxAllocateLifetimeSeconds < 600)
+        {
+            failures.Add($"{section}:MaxAllocateLifetimeSeconds must be at least the default lifetime of 600 (got {options.MaxAllocateLifetimeSeconds}).");
+        }
+
+        Positive(options.UserQuota, $"{section}:UserQuota", allowZero: true, failures);
+        Positive(options.TotalQuota, $"{section}:TotalQuota", allowZero: true, failures);
+        Positive(options.MaxPermissionsPerAllocation, $"{section}:MaxPermissionsPerAllocation", allowZero: false, failures);
+        if (options.MaxChannelsPerAllocation is < 1 or > 4096)
+        {
+            failures.Add($"{section}:MaxChannelsPerAllocation must be 1-4096 (got {options.MaxChannelsPerAllocation}).");
+        }
+    }
+
+    private static void ValidateCredentials(TurnServerOptions options, List<string> failures)
+    {
+        string section = TurnServerOptions.SectionName;
+        if (string.IsNullOrEmpty(options.Realm) || !TextValue.IsValidText(System.Text.Encoding.UTF8.GetBytes(options.Realm), StunConstants.MaxTextCharacters))
+        {
+            failures.Add($"{section}:Realm must be 1 to 127 characters (RFC 8489 §14.9).");
+        }
+
+        for (int i = 0; i < options.Users.Count; i++)
+        {
+            int colon = options.Users[i].IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0 || colon == options.Users[i].Length - 1)
+            {
+                // The value is a credential: name the entry, never echo it.
+                failures.Add($"{section}:Users:{i} must be NAME:PASSWORD with both parts non-empty.");
+            }
+        }
+
+        for (int i = 0; i < options.StaticAuthSecrets.Count; i++)
+        {
+            if (string.IsNullOrEmpty(options.StaticAuthSecrets[i]))
+            {
+                failures.Add($"{section}:StaticAuthSecrets:{i} must not be empty.");
+            }
+        }
+
+        if (options.UseAuthSecret && options.StaticAuthSecrets.Count == 0)
+        {
+            failures.Add($"{section}:UseAuthSecret needs at least one {section}:StaticAuthSecrets entry (--static-auth-secret).");
+        }
+
+        if (options.StaleNonceSeconds < 1)
+        {
+            failures.Add($"{section}:StaleNonceSeconds must be at least 1 (got {options.StaleNonceSeconds}).");
+        }
+    }
+
+    private static void ValidateAddresses(IList<string> addresses, string key, List<string> failures)
+    {
+        for (int i = 0; i < addresses.Count; i++)
+        {
+            if (!IPAddress.TryParse(addresses[i], out _))
+            {
+                failures.Add($"{key}:{i} is not an IP address (got '{addresses[i]}').");
+            }
+        }
+    }
+
+    private static void Positive(int value, string key, bool allowZero, List<string> failures)
+    {
+        if (value < 0 || (!allowZero && value == 0))
+        {
+            failures.Add($"{key} must be {(allowZero ? "0 or more" : "at least 1")} (got {value}).");
+        }
     }
 }

@@ -46,6 +46,8 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
 
     public StunAddressFamily Family => _address.AddressFamily == AddressFamily.InterNetwork ? StunAddressFamily.IPv4 : StunAddressFamily.IPv6;
 
+    public bool Supports(StunAddressFamily family) => family == Family;
+
     /// <summary>Relay ports held now, allocations and reservations together.</summary>
     public int PortsInUse => _portsInUse.Count;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Turn.Relay;
+using Turn.Relay.Allocations;
 using Turn.Stun;
 
 namespace Turn.Transports;
@@ -11,7 +12,7 @@ namespace Turn.Transports;
 /// <see cref="SocketAddress"/>, and the answer goes back from the same socket to the sender (RFC 8489 §6.3.1.2).
 /// Nothing on this path allocates per datagram.
 /// </summary>
-public sealed class UdpStunListener : IAsyncDisposable
+public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
 {
     private const int ReceiveBufferLength = 65536;
 
@@ -42,6 +43,9 @@ public sealed class UdpStunListener : IAsyncDisposable
         Socket socket = ListenerSocket.Bind(endPoint, SocketType.Dgram, ProtocolType.Udp);
         return new UdpStunListener(socket, processor, counters, logger);
     }
+
+    /// <summary>RFC 8656 §11.3, §12.5: data for an allocation's client leaves from this socket to the client's address.</summary>
+    public IClientSender CreateSender(in FiveTuple tuple) => new UdpClientSender(_socket, tuple.Client.ToSocketAddress(), _counters);
 
     public void Start()
     {
@@ -121,7 +125,7 @@ public sealed class UdpStunListener : IAsyncDisposable
         try
         {
             var tuple = new FiveTuple(remote.ToTransportAddress(), _serverAddress, TransportProtocol.Udp);
-            return _processor.Process(receiveBuffer.AsSpan(0, received), tuple, sendBuffer);
+            return _processor.Process(receiveBuffer.AsSpan(0, received), tuple, this, sendBuffer);
         }
 #pragma warning disable CA1031 // A bug in one packet's handling must not stop the listener from serving everyone else.
         catch (Exception ex)

@@ -19,7 +19,7 @@ public class StunMessageProcessorTests
 
     private readonly ServerCounters _counters = new();
 
-    private StunMessageProcessor Processor(string? software = "engine-test") => new(new StunEngineOptions { Software = software }, _counters);
+    private StunMessageProcessor Processor(string? software = "engine-test") => new(new TurnEngineOptions { Software = software }, _counters);
 
     private static byte[] Request(StunMethod method, StunClass cls, TransactionId id, params (ushort Type, byte[] Value)[] attributes)
     {

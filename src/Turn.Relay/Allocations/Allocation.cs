@@ -18,8 +18,9 @@ public sealed class Allocation
     private int _deleted;
 
     internal Allocation(FiveTuple tuple, string username, TransactionId allocateTransaction, RelayPortGrant relay,
-        TransportAddress relayedAddress, IClientSender client, long expiresAt)
+        TransportAddress relayedAddress, IClientSender client, long expiresAt, bool additionalIpv6Refused = false)
     {
+        AdditionalIpv6Refused = additionalIpv6Refused;
         Tuple = tuple;
         Username = username;
         AllocateTransaction = allocateTransaction;
@@ -44,6 +45,9 @@ public sealed class Allocation
     public TransportAddress RelayedAddress { get; }
 
     public ulong? ReservationToken { get; }
+
+    /// <summary>RFC 8656 §7.2 item 9: the client asked for an IPv6 relay too and could not have one (ADDRESS-ERROR-CODE 440).</summary>
+    public bool AdditionalIpv6Refused { get; }
 
     public IClientSender Client { get; }
 

@@ -11,6 +11,7 @@ public sealed class AllocationTable
     private readonly ConcurrentDictionary<FiveTuple, Allocation> _byTuple = new();
     private readonly Dictionary<string, int> _perUser = new(StringComparer.Ordinal);
     private readonly Lock _sync = new();
+    private int _pendingSlots;
 
     public int Count => _byTuple.Count;
 
@@ -116,8 +117,6 @@ public sealed class AllocationTable
             Remove(allocation);
         }
     }
-
-    private int _pendingSlots;
 
     private void DecrementUser(string username)
     {

@@ -6,6 +6,9 @@ namespace Turn.Relay.Allocations;
 /// </summary>
 public interface IRelayPortAllocator
 {
+    /// <summary>Whether relayed addresses of this family can be had at all (RFC 8656 §7.2 item 7: else 440).</summary>
+    bool Supports(Stun.StunAddressFamily family);
+
     /// <summary>A fresh endpoint; null when no port can be had (508 Insufficient Capacity).</summary>
     RelayPortGrant? TryAllocate(RelayPortRequest request);
 

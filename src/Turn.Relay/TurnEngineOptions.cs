@@ -1,0 +1,41 @@
+using Turn.Stun;
+
+namespace Turn.Relay;
+
+/// <summary>What the protocol engine needs from configuration; a frozen snapshot taken at start.</summary>
+public sealed record TurnEngineOptions
+{
+    /// <summary>RFC 8656 §6: lifetime of an allocation when the client asks for none (and the floor of what it may ask).</summary>
+    public static readonly TimeSpan DefaultAllocationLifetime = TimeSpan.FromSeconds(600);
+
+    /// <summary>RFC 8656 §9: a permission lasts 300 s (MUST).</summary>
+    public static readonly TimeSpan PermissionLifetime = TimeSpan.FromSeconds(300);
+
+    /// <summary>RFC 8656 §12: a channel binding lasts 10 minutes.</summary>
+    public static readonly TimeSpan ChannelLifetime = TimeSpan.FromSeconds(600);
+
+    /// <summary>RFC 8489 §14.14: the SOFTWARE attribute of responses; null or empty leaves it out.</summary>
+    public string? Software { get; init; }
+
+    /// <summary>RFC 8656 §7.2: the longest lifetime granted (RECOMMENDED at most 3600 s).</summary>
+    public TimeSpan MaxAllocationLifetime { get; init; } = TimeSpan.FromSeconds(3600);
+
+    /// <summary>RFC 8656 §5: allocations one username may hold at once (0: no limit); more get 486.</summary>
+    public int UserQuota { get; init; }
+
+    /// <summary>Allocations the whole server may hold at once (0: no limit); more get 486.</summary>
+    public int TotalQuota { get; init; }
+
+    /// <summary>Permissions one allocation may hold (RFC 8656 §10.2: beyond it, 508).</summary>
+    public int MaxPermissionsPerAllocation { get; init; } = 256;
+
+    /// <summary>Channels one allocation may bind (RFC 8656 §12.2: beyond it, 508); at most 4096 exist.</summary>
+    public int MaxChannelsPerAllocation { get; init; } = 1024;
+
+    /// <summary>
+    /// Public addresses to show in XOR-RELAYED-ADDRESS for relay addresses behind 1:1 NAT (coturn --external-ip):
+    /// key = the relay socket's local IP, value = the public IP. Ports are kept.
+    /// </summary>
+    public IReadOnlyDictionary<TransportAddress, TransportAddress> ExternalAddresses { get; init; } =
+        new Dictionary<TransportAddress, TransportAddress>();
+}

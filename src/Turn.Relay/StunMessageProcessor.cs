@@ -1,19 +1,29 @@
+using Turn.Relay.Allocations;
+using Turn.Relay.Handlers;
+using Turn.Relay.Policy;
 using Turn.Stun;
 
 namespace Turn.Relay;
 
 /// <summary>
 /// The transport-agnostic entry point: one packet (a datagram, or a frame cut from a stream) and its 5-tuple in,
-/// the answer bytes out. Never throws on input; anything it does not answer is counted in <see cref="ServerCounters"/>.
+/// the answer bytes out, relaying to peers as a side effect. Never throws on input; anything it does not answer is
+/// counted in <see cref="ServerCounters"/>.
 /// </summary>
-public sealed class StunMessageProcessor
+public sealed class StunMessageProcessor : IPeerDataHandler
 {
     /// <summary>A response buffer of this size always suffices.</summary>
     public const int MaxResponseLength = 2048;
 
     private readonly ServerCounters _counters;
     private readonly BindingHandler _binding;
+    private readonly AllocateHandler? _allocate;
+    private readonly RefreshHandler? _refresh;
+    private readonly CreatePermissionHandler? _createPermission;
+    private readonly ChannelBindHandler? _channelBind;
+    private readonly DataPath? _data;
 
+    /// <summary>A STUN-only engine: Binding is answered, TURN methods are not served.</summary>
     public StunMessageProcessor(TurnEngineOptions options, ServerCounters counters)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -21,46 +31,63 @@ public sealed class StunMessageProcessor
         _binding = new BindingHandler(new StunResponses(options.Software));
     }
 
+    /// <summary>A TURN engine (RFC 8656) over the given state, relay ports, peer policy and credentials.</summary>
+    public StunMessageProcessor(TurnEngineOptions options, ServerCounters counters, TimeProvider time, AllocationTable allocations,
+        IRelayPortAllocator ports, PeerAddressPolicy policy, ITurnAuthenticator authenticator)
+        : this(options, counters)
+    {
+        var context = new TurnContext(options, counters, time, allocations, ports, policy, authenticator, new StunResponses(options.Software));
+        _data = new DataPath(context);
+        _allocate = new AllocateHandler(context, this);
+        _refresh = new RefreshHandler(context);
+        _createPermission = new CreatePermissionHandler(context);
+        _channelBind = new ChannelBindHandler(context);
+    }
+
     public ServerCounters Counters => _counters;
 
     /// <summary>Handles one message; returns how many bytes of <paramref name="response"/> to send back (0: none).</summary>
-    public int Process(ReadOnlySpan<byte> packet, in FiveTuple tuple, Allocations.IClientTransport? transport, Span<byte> response) =>
-        Process(packet, tuple, response);
+    public int Process(ReadOnlySpan<byte> packet, in FiveTuple tuple, Span<byte> response) => Process(packet, tuple, null, response);
 
-    /// <summary>Handles one message; returns how many bytes of <paramref name="response"/> to send back (0: none).</summary>
-    public int Process(ReadOnlySpan<byte> packet, in FiveTuple tuple, Span<byte> response)
+    /// <summary>
+    /// Handles one message from a client that came in over <paramref name="transport"/> (needed to create
+    /// allocations); returns how many bytes of <paramref name="response"/> to send back (0: none).
+    /// </summary>
+    public int Process(ReadOnlySpan<byte> packet, in FiveTuple tuple, IClientTransport? transport, Span<byte> response)
     {
         switch (PacketClassifier.Classify(packet))
         {
             case PacketKind.Stun:
                 break;
             case PacketKind.ChannelData:
-                // RFC 8656 §5: ChannelData on a 5-tuple without an allocation is silently ignored.
-                _counters.CountDrop(DropReason.NoAllocation);
+                if (_data is null)
+                {
+                    // RFC 8656 §5: ChannelData on a 5-tuple without an allocation is silently ignored.
+                    return Drop(DropReason.NoAllocation);
+                }
+
+                _data.HandleChannelData(packet, tuple);
                 return 0;
             default:
-                _counters.CountDrop(DropReason.NotStunOrChannelData);
-                return 0;
+                return Drop(DropReason.NotStunOrChannelData);
         }
 
         // RFC 8489 §6.3: a message that fails the basic checks is silently discarded.
         if (StunMessageReader.TryParse(packet, out StunMessageReader message) != StunParseStatus.Success)
         {
-            _counters.CountDrop(DropReason.Malformed);
-            return 0;
+            return Drop(DropReason.Malformed);
         }
 
         // RFC 8489 §7: a FINGERPRINT that is present must be right.
         if (message.HasFingerprint && !message.VerifyFingerprint())
         {
-            _counters.CountDrop(DropReason.BadFingerprint);
-            return 0;
+            return Drop(DropReason.BadFingerprint);
         }
 
         int written = message.Header.Class switch
         {
-            StunClass.Request => HandleRequest(message, tuple, response),
-            StunClass.Indication => HandleIndication(message),
+            StunClass.Request => HandleRequest(message, tuple, transport, response),
+            StunClass.Indication => HandleIndication(message, tuple),
             // RFC 8489 §6.3: the server has no transaction in progress, so responses are discarded.
             _ => Drop(DropReason.UnexpectedResponse),
         };
@@ -73,21 +100,44 @@ public sealed class StunMessageProcessor
         return written;
     }
 
-    private int HandleRequest(in StunMessageReader request, in FiveTuple tuple, Span<byte> response)
+    /// <inheritdoc />
+    public int HandlePeerData(Allocation allocation, in TransportAddress peer, Span<byte> buffer, int payloadLength, out int start)
     {
-        if (request.Header.Method == StunMethod.Binding)
+        start = 0;
+        return _data?.HandlePeerData(allocation, peer, buffer, payloadLength, out start) ?? 0;
+    }
+
+    private int HandleRequest(in StunMessageReader request, in FiveTuple tuple, IClientTransport? transport, Span<byte> response)
+    {
+        StunMethod method = request.Header.Method;
+        if (method == StunMethod.Binding)
         {
             _counters.CountBindingRequest();
             return _binding.HandleRequest(request, tuple, response);
         }
 
         // RFC 8656 §5: TURN does not use the RFC 3489 compatibility mode.
-        return Drop(request.Header.HasMagicCookie ? DropReason.UnsupportedMethod : DropReason.MissingMagicCookie);
+        if (!request.Header.HasMagicCookie)
+        {
+            return Drop(DropReason.MissingMagicCookie);
+        }
+
+        return method switch
+        {
+            StunMethod.Allocate when _allocate is not null && transport is not null => _allocate.Handle(request, tuple, transport, response),
+            StunMethod.Refresh when _refresh is not null => _refresh.Handle(request, tuple, response),
+            StunMethod.CreatePermission when _createPermission is not null => _createPermission.Handle(request, tuple, response),
+            StunMethod.ChannelBind when _channelBind is not null => _channelBind.Handle(request, tuple, response),
+            // RFC 8489 §6.3: a method this server does not serve (or a class it does not allow) is discarded.
+            _ => Drop(DropReason.UnsupportedMethod),
+        };
     }
 
-    private int HandleIndication(in StunMessageReader indication)
+    private int HandleIndication(in StunMessageReader indication, in FiveTuple tuple)
     {
-        if (indication.Header.Method != StunMethod.Binding)
+        StunMethod method = indication.Header.Method;
+        bool send = method == StunMethod.Send && _data is not null && indication.Header.HasMagicCookie;
+        if (method != StunMethod.Binding && !send)
         {
             return Drop(DropReason.UnsupportedMethod);
         }
@@ -97,6 +147,12 @@ public sealed class StunMessageProcessor
         if (BindingHandler.CollectUnknownAttributes(indication, unknown) > 0)
         {
             return Drop(DropReason.UnknownAttributeInIndication);
+        }
+
+        if (send)
+        {
+            _data!.HandleSend(indication, tuple);
+            return 0;
         }
 
         // RFC 8489 §6.3.2: a Binding indication is a keepalive and needs nothing more.

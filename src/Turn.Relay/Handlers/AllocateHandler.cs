@@ -1,0 +1,179 @@
+using Turn.Relay.Allocations;
+using Turn.Stun;
+
+namespace Turn.Relay.Handlers;
+
+/// <summary>RFC 8656 §7.2: creates an allocation, checking the request in the order the RFC lists.</summary>
+internal sealed class AllocateHandler
+{
+    private readonly TurnContext _context;
+    private readonly IPeerDataHandler _peerData;
+
+    public AllocateHandler(TurnContext context, IPeerDataHandler peerData)
+    {
+        _context = context;
+        _peerData = peerData;
+    }
+
+    public int Handle(in StunMessageReader request, in FiveTuple tuple, IClientTransport transport, Span<byte> response)
+    {
+        StunHeader header = request.Header;
+        StunResponses responses = _context.Responses;
+
+        // Item 1: authentication (and RFC 8489 §6.3.1 unknown attributes after it).
+        int answered = _context.CheckCredentialsAndAttributes(request, tuple, response, out RequestKey key);
+        if (answered >= 0)
+        {
+            return answered;
+        }
+
+        // Item 2: one allocation per 5-tuple; a retransmission of the request that made it gets the same answer.
+        long now = _context.Now;
+        if (_context.Allocations.TryGet(tuple, out Allocation existing) && existing.IsLive(now))
+        {
+            return existing.AllocateTransaction == header.TransactionId && existing.Username == key.Username
+                ? WriteSuccess(existing, header, key, tuple, now, response)
+                : responses.WriteError(response, header, StunErrorCode.AllocationMismatch, key);
+        }
+
+        // Item 3: REQUESTED-TRANSPORT must be there and name UDP (RFC 8656 §18.8).
+        if (!request.TryGetAttribute(StunAttributeType.RequestedTransport, out StunAttribute transportAttribute)
+            || !RequestedTransportValue.TryRead(transportAttribute.Value, out byte protocol))
+        {
+            return responses.WriteError(response, header, StunErrorCode.BadRequest, key);
+        }
+
+        if (protocol != RequestedTransportValue.Udp)
+        {
+            return responses.WriteError(response, header, StunErrorCode.UnsupportedTransportProtocol, key);
+        }
+
+        // Item 4: DONT-FRAGMENT is supported (the relay socket sets DF), so it is simply remembered.
+        bool dontFragment = request.TryGetAttribute(StunAttributeType.DontFragment, out _);
+
+        bool hasToken = request.TryGetAttribute(StunAttributeType.ReservationToken, out StunAttribute tokenAttribute);
+        bool hasEvenPort = request.TryGetAttribute(StunAttributeType.EvenPort, out StunAttribute evenPortAttribute);
+        bool hasRequestedFamily = request.TryGetAttribute(StunAttributeType.RequestedAddressFamily, out StunAttribute requestedFamilyAttribute);
+        bool hasAdditionalFamily = request.TryGetAttribute(StunAttributeType.AdditionalAddressFamily, out StunAttribute additionalFamilyAttribute);
+
+        // Item 5: RESERVATION-TOKEN excludes EVEN-PORT and the family attributes.
+        if (hasToken && (hasEvenPort || hasRequestedFamily || hasAdditionalFamily))
+        {
+            return responses.WriteError(response, header, StunErrorCode.BadRequest, key);
+        }
+
+        // Item 6: REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY exclude each other.
+        if (hasRequestedFamily && hasAdditionalFamily)
+        {
+            return responses.WriteError(response, header, StunErrorCode.BadRequest, key);
+        }
+
+        // Item 7: the family asked for must be one this server relays (none asked: IPv4).
+        StunAddressFamily family = StunAddressFamily.IPv4;
+        if (hasRequestedFamily)
+        {
+            AddressFamilyValue.TryRead(requestedFamilyAttribute.Value, out family);
+        }
+
+        if (!_context.Ports.Supports(family))
+        {
+            return responses.WriteError(response, header, StunErrorCode.AddressFamilyNotSupported, key);
+        }
+
+        bool reserveNext = false;
+        if (hasEvenPort && EvenPortValue.TryRead(evenPortAttribute.Value, out reserveNext) && reserveNext && hasAdditionalFamily)
+        {
+            // Item 8: a reservation cannot be made for a dual allocation.
+            return responses.WriteError(response, header, StunErrorCode.BadRequest, key);
+        }
+
+        // Item 9: ADDITIONAL-ADDRESS-FAMILY may only ask for IPv6 on top of IPv4.
+        bool additionalIpv6Refused = false;
+        if (hasAdditionalFamily)
+        {
+            AddressFamilyValue.TryRead(additionalFamilyAttribute.Value, out StunAddressFamily additional);
+            if (additional != StunAddressFamily.IPv6)
+            {
+                return responses.WriteError(response, header, StunErrorCode.BadRequest, key);
+            }
+
+            additionalIpv6Refused = !_context.Ports.Supports(StunAddressFamily.IPv6);
+            if (additionalIpv6Refused && !_context.Ports.Supports(StunAddressFamily.IPv4))
+            {
+                return responses.WriteError(response, header, StunErrorCode.InsufficientCapacity, key);
+            }
+        }
+
+        // Item 10: quotas, per username and for the whole server.
+        if (!_context.Allocations.TryReserveSlot(key.Username, _context.Options.UserQuota, _context.Options.TotalQuota))
+        {
+            _context.Counters.CountQuotaRejection();
+            return responses.WriteError(response, header, StunErrorCode.AllocationQuotaReached, key);
+        }
+
+        RelayPortGrant? grant;
+        if (hasToken)
+        {
+            IRelayEndpoint? reserved = ReservationTokenValue.TryRead(tokenAttribute.Value, out ulong token)
+                ? _context.Ports.TryClaimReservation(token)
+                : null;
+            grant = reserved is null ? null : new RelayPortGrant(reserved, null);
+        }
+        else
+        {
+            grant = _context.Ports.TryAllocate(new RelayPortRequest(family, hasEvenPort, reserveNext));
+        }
+
+        if (grant is null)
+        {
+            // Items 5 and 8: no such reservation, or no port: 508.
+            _context.Allocations.ReleaseSlot(key.Username);
+            _context.Counters.CountCapacityRejection();
+            return responses.WriteError(response, header, StunErrorCode.InsufficientCapacity, key);
+        }
+
+        IRelayEndpoint endpoint = grant.Value.Endpoint;
+        TransportAddress relayed = _context.MapToExternal(endpoint.LocalAddress);
+        long expiresAt = _context.After(now, GrantedLifetime(request));
+        var allocation = new Allocation(tuple, key.Username, header.TransactionId, grant.Value, relayed,
+            transport.CreateSender(tuple), expiresAt, additionalIpv6Refused);
+        if (!_context.Allocations.TryAdd(allocation))
+        {
+            // Another copy of this request won the race for the 5-tuple.
+            endpoint.Dispose();
+            return responses.WriteError(response, header, StunErrorCode.AllocationMismatch, key);
+        }
+
+        endpoint.SetDontFragment(dontFragment);
+        endpoint.Attach(allocation, _peerData);
+        _context.Counters.CountAllocationCreated();
+        return WriteSuccess(allocation, header, key, tuple, now, response);
+    }
+
+    private TimeSpan GrantedLifetime(in StunMessageReader request) =>
+        _context.GrantedLifetime(request.TryGetAttribute(StunAttributeType.Lifetime, out StunAttribute attribute)
+            && UInt32Value.TryRead(attribute.Value, out uint seconds) ? seconds : null);
+
+    /// <summary>
+    /// RFC 8656 §7.2: XOR-RELAYED-ADDRESS, ADDRESS-ERROR-CODE for a refused additional family, LIFETIME,
+    /// RESERVATION-TOKEN when a port was reserved, XOR-MAPPED-ADDRESS; signed with the request's key.
+    /// </summary>
+    private int WriteSuccess(Allocation allocation, in StunHeader header, in RequestKey key, in FiveTuple tuple, long now, Span<byte> response)
+    {
+        var writer = StunResponses.Begin(response, header, StunClass.SuccessResponse);
+        writer.AddXorAddress(StunAttributeType.XorRelayedAddress, allocation.RelayedAddress);
+        if (allocation.AdditionalIpv6Refused)
+        {
+            writer.AddAddressErrorCode(StunAddressFamily.IPv6, StunErrorCode.AddressFamilyNotSupported);
+        }
+
+        writer.AddLifetime(_context.SecondsUntil(now, allocation.ExpiresAt));
+        if (allocation.ReservationToken is { } token)
+        {
+            writer.AddReservationToken(token);
+        }
+
+        writer.AddXorAddress(StunAttributeType.XorMappedAddress, tuple.Client);
+        return _context.Responses.Finish(ref writer, header, key);
+    }
+}

@@ -1,0 +1,108 @@
+using Turn.Relay.Allocations;
+using Turn.Stun;
+
+namespace Turn.Relay.Handlers;
+
+/// <summary>
+/// The relay path: Send indications and ChannelData from clients to peers (RFC 8656 §11.2, §12.6), and peer
+/// datagrams framed for the client (§11.3, §12.5). Nothing here allocates, locks or logs.
+/// </summary>
+internal sealed class DataPath(TurnContext context) : IPeerDataHandler
+{
+    /// <summary>RFC 8656 §11.2: relays DATA to XOR-PEER-ADDRESS if the peer's IP has a permission; never answered.</summary>
+    public void HandleSend(in StunMessageReader indication, in FiveTuple tuple)
+    {
+        long now = context.Now;
+        if (!context.Allocations.TryGet(tuple, out Allocation allocation) || !allocation.IsLive(now))
+        {
+            context.Counters.CountDrop(DropReason.NoAllocation);
+            return;
+        }
+
+        if (!indication.TryGetAttribute(StunAttributeType.XorPeerAddress, out StunAttribute peerAttribute)
+            || !XorAddressValue.TryRead(peerAttribute.Value, indication.Header.TransactionId, out TransportAddress peer)
+            || !indication.TryGetAttribute(StunAttributeType.Data, out StunAttribute data))
+        {
+            context.Counters.CountDrop(DropReason.Malformed);
+            return;
+        }
+
+        // The permission was installed only for a peer the address policy allows, and it is keyed on the same IP.
+        if (!allocation.HasPermission(peer, now))
+        {
+            context.Counters.CountDrop(DropReason.NoPermission);
+            return;
+        }
+
+        allocation.Relay.SendToPeer(data.Value, peer);
+    }
+
+    /// <summary>RFC 8656 §12.6: ChannelData on a bound, unexpired channel goes to its peer; anything else is dropped.</summary>
+    public void HandleChannelData(ReadOnlySpan<byte> packet, in FiveTuple tuple)
+    {
+        long now = context.Now;
+        if (!context.Allocations.TryGet(tuple, out Allocation allocation) || !allocation.IsLive(now))
+        {
+            context.Counters.CountDrop(DropReason.NoAllocation);
+            return;
+        }
+
+        if (!ChannelData.TryParse(packet, out ushort number, out ReadOnlySpan<byte> data))
+        {
+            context.Counters.CountDrop(DropReason.Malformed);
+            return;
+        }
+
+        // RFC 8656 §12.6: receiving ChannelData refreshes neither the channel nor the permission.
+        if (!allocation.TryGetChannel(number, now, out ChannelBinding channel) || !allocation.HasPermission(channel.Peer, now))
+        {
+            context.Counters.CountDrop(DropReason.NoChannel);
+            return;
+        }
+
+        allocation.Relay.SendToPeer(data, channel.Peer);
+    }
+
+    /// <inheritdoc />
+    public int HandlePeerData(Allocation allocation, in TransportAddress peer, Span<byte> buffer, int payloadLength, out int start)
+    {
+        start = 0;
+        long now = context.Now;
+        // RFC 8656 §9, §11.3: without a permission for the peer's IP the datagram is silently discarded.
+        if (!allocation.IsLive(now) || !allocation.HasPermission(peer, now))
+        {
+            context.Counters.CountDrop(DropReason.NoPermission);
+            return 0;
+        }
+
+        int payloadStart = PeerDataFraming.Headroom;
+        if (allocation.TryGetChannelForPeer(peer, now, out ChannelBinding channel))
+        {
+            // RFC 8656 §12.5: ChannelData when a channel is bound; padded to 4 on a stream.
+            start = payloadStart - ChannelData.HeaderLength;
+            ChannelData.WriteHeader(buffer[start..], channel.Number, payloadLength);
+            int length = ChannelData.HeaderLength + payloadLength;
+            if (allocation.Tuple.IsStream)
+            {
+                int padded = ChannelData.GetStreamFrameLength(payloadLength);
+                buffer.Slice(start + length, padded - length).Clear();
+                length = padded;
+            }
+
+            return length;
+        }
+
+        // RFC 8656 §11.3: a Data indication with XOR-PEER-ADDRESS and DATA, written around the payload in place.
+        start = payloadStart - StunConstants.HeaderLength - StunConstants.AttributeHeaderLength - (4 + peer.AddressLength)
+            - StunConstants.AttributeHeaderLength;
+        var writer = new StunMessageWriter(buffer[start..], new StunMessageType(StunMethod.Data, StunClass.Indication), TransactionId.NewRandom());
+        writer.AddXorAddress(StunAttributeType.XorPeerAddress, peer);
+        if (!writer.TryAddAttribute(StunAttributeType.Data, payloadLength, out _))
+        {
+            context.Counters.CountDrop(DropReason.Malformed);
+            return 0;
+        }
+
+        return writer.Length;
+    }
+}

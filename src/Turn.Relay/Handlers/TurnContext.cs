@@ -1,0 +1,130 @@
+using Turn.Relay.Allocations;
+using Turn.Relay.Policy;
+using Turn.Stun;
+
+namespace Turn.Relay.Handlers;
+
+/// <summary>What every TURN method handler shares: configuration, clock, state, and the common request checks.</summary>
+internal sealed class TurnContext
+{
+    /// <summary>How many unknown types a 420 lists; more would only make the answer an amplifier.</summary>
+    public const int MaxUnknownAttributes = 16;
+
+    public TurnContext(TurnEngineOptions options, ServerCounters counters, TimeProvider time, AllocationTable allocations,
+        IRelayPortAllocator ports, PeerAddressPolicy policy, ITurnAuthenticator authenticator, StunResponses responses)
+    {
+        Options = options;
+        Counters = counters;
+        Time = time;
+        Allocations = allocations;
+        Ports = ports;
+        Policy = policy;
+        Authenticator = authenticator;
+        Responses = responses;
+    }
+
+    public TurnEngineOptions Options { get; }
+
+    public ServerCounters Counters { get; }
+
+    public TimeProvider Time { get; }
+
+    public AllocationTable Allocations { get; }
+
+    public IRelayPortAllocator Ports { get; }
+
+    public PeerAddressPolicy Policy { get; }
+
+    public ITurnAuthenticator Authenticator { get; }
+
+    public StunResponses Responses { get; }
+
+    public long Now => Time.GetTimestamp();
+
+    public long After(long now, TimeSpan duration) => now + (long)(duration.TotalSeconds * Time.TimestampFrequency);
+
+    /// <summary>Whole seconds from <paramref name="now"/> until <paramref name="timestamp"/> (0 once past).</summary>
+    public uint SecondsUntil(long now, long timestamp) =>
+        timestamp <= now ? 0 : (uint)Math.Min(uint.MaxValue, (timestamp - now) / Time.TimestampFrequency);
+
+    /// <summary>
+    /// RFC 8656 §6, §7.2, §8.2: no LIFETIME means the default (600 s); a requested one is capped at the maximum and
+    /// never below the default.
+    /// </summary>
+    public TimeSpan GrantedLifetime(uint? requestedSeconds) => requestedSeconds is { } seconds
+        ? TimeSpan.FromSeconds(Math.Clamp(seconds, TurnEngineOptions.DefaultAllocationLifetime.TotalSeconds, Options.MaxAllocationLifetime.TotalSeconds))
+        : TurnEngineOptions.DefaultAllocationLifetime;
+
+    /// <summary>The relayed address as the client must see it: the public one for a relay behind 1:1 NAT.</summary>
+    public TransportAddress MapToExternal(in TransportAddress local) =>
+        Options.ExternalAddresses.TryGetValue(local.WithPort(0), out TransportAddress external) ? external.WithPort(local.Port) : local;
+
+    /// <summary>
+    /// RFC 8656 §10.2, §12.2: a peer of another family than the relayed address gets 443; a peer the address policy
+    /// refuses gets 403 (RFC 8656 §21.2.2, §21.4). 0 when the peer is fine.
+    /// </summary>
+    public int CheckPeer(in TransportAddress peer, Allocation allocation)
+    {
+        if (peer.Family != allocation.RelayedAddress.Family)
+        {
+            return StunErrorCode.PeerAddressFamilyMismatch;
+        }
+
+        if (!Policy.IsAllowed(peer))
+        {
+            Counters.CountPeerRefused();
+            return StunErrorCode.Forbidden;
+        }
+
+        return 0;
+    }
+
+    /// <summary>
+    /// The checks every authenticated TURN request starts with: credentials (RFC 8489 §9.2.4), then unknown
+    /// comprehension-required attributes (§6.3.1: 420, after authentication). Returns a response length when the
+    /// request is answered here (error), or -1 to go on with <paramref name="key"/> set.
+    /// </summary>
+    public int CheckCredentialsAndAttributes(in StunMessageReader request, in FiveTuple tuple, Span<byte> response, out RequestKey key)
+    {
+        StunHeader header = request.Header;
+        switch (Authenticator.Authenticate(request, tuple, out key))
+        {
+            case AuthenticationStatus.Authenticated:
+                break;
+            case AuthenticationStatus.BadRequest:
+                return Responses.WriteError(response, header, StunErrorCode.BadRequest);
+            case AuthenticationStatus.StaleNonce:
+                return Responses.WriteChallenge(response, header, StunErrorCode.StaleNonce, Authenticator, tuple);
+            default:
+                return Responses.WriteChallenge(response, header, StunErrorCode.Unauthenticated, Authenticator, tuple);
+        }
+
+        Span<ushort> unknown = stackalloc ushort[MaxUnknownAttributes];
+        int unknownCount = BindingHandler.CollectUnknownAttributes(request, unknown);
+        if (unknownCount > 0)
+        {
+            return Responses.WriteError(response, header, StunErrorCode.UnknownAttribute, key, unknown[..unknownCount]);
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// RFC 8656 §5: a request other than Allocate needs a live allocation on its 5-tuple (else 437) created by the
+    /// same username (else 441). Returns a response length on error, or -1 with <paramref name="allocation"/> set.
+    /// </summary>
+    public int FindOwnAllocation(in StunHeader header, in FiveTuple tuple, in RequestKey key, Span<byte> response, out Allocation allocation)
+    {
+        if (!Allocations.TryGet(tuple, out allocation) || !allocation.IsLive(Now))
+        {
+            return Responses.WriteError(response, header, StunErrorCode.AllocationMismatch, key);
+        }
+
+        if (!string.Equals(allocation.Username, key.Username, StringComparison.Ordinal))
+        {
+            return Responses.WriteError(response, header, StunErrorCode.WrongCredentials, key);
+        }
+
+        return -1;
+    }
+}

@@ -1,0 +1,292 @@
+using Turn.Relay.Allocations;
+using Turn.Stun;
+using static Turn.Relay.Tests.Engine.EngineHarness;
+
+namespace Turn.Relay.Tests.Engine;
+
+/// <summary>RFC 8656 §6, §7.2 (checklist section E) and §8 (section F) on the engine, with a fake clock.</summary>
+public class AllocateTests
+{
+    private readonly EngineHarness _engine = new();
+
+    /// <summary>Checklist 60, RFC 8656 §7.2 item 1: an Allocate without credentials is challenged with 401.</summary>
+    [Fact]
+    public void Rfc8656_S7_2_item1_unauthenticated_allocate_gets_401_with_realm_and_nonce()
+    {
+        Answer? answer = _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17), user: null));
+        Assert.NotNull(answer);
+        Assert.Equal(StunErrorCode.Unauthenticated, answer.ErrorCode);
+        Assert.True(answer.Has(StunAttributeType.Realm));
+        Assert.True(answer.Has(StunAttributeType.Nonce));
+        Assert.False(answer.HasMessageIntegrity);
+        Assert.Equal(0, _engine.Allocations.Count);
+    }
+
+    [Fact]
+    public void Rfc8656_S7_2_wrong_password_gets_401_and_no_allocation()
+    {
+        Answer? answer = _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17), password: "nope"));
+        Assert.Equal(StunErrorCode.Unauthenticated, answer!.ErrorCode);
+        Assert.Empty(_engine.Ports.Endpoints);
+    }
+
+    /// <summary>
+    /// Checklist 78, RFC 8656 §7.2: success carries XOR-RELAYED-ADDRESS, LIFETIME, XOR-MAPPED-ADDRESS, and is signed
+    /// with the request's key (RFC 8489 §9.2.4) and fingerprinted.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S7_2_success_has_relayed_mapped_lifetime_and_integrity()
+    {
+        Answer answer = _engine.AllocateOk();
+        FakeRelayEndpoint endpoint = Assert.Single(_engine.Ports.Endpoints);
+        Assert.Equal(endpoint.LocalAddress, answer.XorAddress(StunAttributeType.XorRelayedAddress));
+        Assert.Equal(Client.Client, answer.XorAddress(StunAttributeType.XorMappedAddress));
+        Assert.Equal(600u, answer.Lifetime);
+        Assert.True(answer.VerifyIntegrity(TestAuthenticator.Key("alice", "alice-pass")));
+        Assert.True(answer.FingerprintValid);
+        Assert.False(answer.Has(StunAttributeType.ReservationToken));
+        Assert.Same(endpoint.Allocation, _engine.Allocations.TryGet(Client, out Allocation a) ? a : null);
+        Assert.Equal(1, _engine.Counters.AllocationsCreated);
+    }
+
+    /// <summary>Checklist 77, RFC 8656 §6, §7.2: LIFETIME is capped at the maximum and never below the 600 s default.</summary>
+    [Theory]
+    [InlineData(0u, 600u)]
+    [InlineData(100u, 600u)]
+    [InlineData(1200u, 1200u)]
+    [InlineData(3600u, 3600u)]
+    [InlineData(86400u, 3600u)]
+    public void Rfc8656_S7_2_lifetime_is_clamped(uint requested, uint granted)
+    {
+        Answer? answer = _engine.Send(Allocate((ref StunMessageWriter w) => w.AddLifetime(requested)));
+        Assert.Equal(granted, answer!.Lifetime);
+    }
+
+    /// <summary>
+    /// Checklist 61 and 64, RFC 8656 §7.2 item 2 and NOTE: a retransmission (same transaction id) gets the same
+    /// success; a new Allocate on the 5-tuple gets 437.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S7_2_item2_retransmission_gets_same_success_and_new_request_gets_437()
+    {
+        var id = TransactionId.NewRandom();
+        Answer first = _engine.Send(Allocate(id: id))!;
+        _engine.Advance(5);
+        Answer again = _engine.Send(Allocate(id: id))!;
+        Assert.Equal(StunClass.SuccessResponse, again.Class);
+        Assert.Equal(first.XorAddress(StunAttributeType.XorRelayedAddress), again.XorAddress(StunAttributeType.XorRelayedAddress));
+        Assert.Equal(595u, again.Lifetime);
+        Assert.Single(_engine.Ports.Endpoints);
+
+        Answer other = _engine.Send(Allocate())!;
+        Assert.Equal(StunErrorCode.AllocationMismatch, other.ErrorCode);
+        Assert.True(other.VerifyIntegrity(TestAuthenticator.Key("alice", "alice-pass")));
+        Assert.Single(_engine.Ports.Endpoints);
+    }
+
+    /// <summary>Checklist 62, RFC 8656 §7.2 item 3: REQUESTED-TRANSPORT missing or malformed is 400; not UDP is 442.</summary>
+    [Fact]
+    public void Rfc8656_S7_2_item3_requested_transport()
+    {
+        Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Request(StunMethod.Allocate))!.ErrorCode);
+        Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddAttribute(StunAttributeType.RequestedTransport, [17])))!.ErrorCode);
+        Assert.Equal(StunErrorCode.UnsupportedTransportProtocol, _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(6)))!.ErrorCode);
+        Assert.Equal(StunErrorCode.UnsupportedTransportProtocol, _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(1)))!.ErrorCode);
+        Assert.Empty(_engine.Ports.Endpoints);
+    }
+
+    /// <summary>Checklist 63, RFC 8656 §7.2 item 4: DONT-FRAGMENT is supported, so the relay socket sets DF.</summary>
+    [Fact]
+    public void Rfc8656_S7_2_item4_dont_fragment_sets_df()
+    {
+        _engine.Send(Allocate((ref StunMessageWriter w) => w.AddAttribute(StunAttributeType.DontFragment, [])));
+        Assert.True(Assert.Single(_engine.Ports.Endpoints).DontFragment);
+    }
+
+    /// <summary>Checklist 65, RFC 8656 §7.2 item 5: RESERVATION-TOKEN excludes EVEN-PORT and the family attributes; an unknown token is 508.</summary>
+    [Fact]
+    public void Rfc8656_S7_2_item5_reservation_token_rules()
+    {
+        Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Allocate((ref StunMessageWriter w) =>
+        {
+            w.AddReservationToken(1);
+            w.AddEvenPort(false);
+        }))!.ErrorCode);
+        Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Allocate((ref StunMessageWriter w) =>
+        {
+            w.AddReservationToken(1);
+            w.AddAddressFamily(StunAttributeType.RequestedAddressFamily, StunAddressFamily.IPv4);
+        }))!.ErrorCode);
+        Assert.Equal(StunErrorCode.InsufficientCapacity, _engine.Send(Allocate((ref StunMessageWriter w) => w.AddReservationToken(42)))!.ErrorCode);
+        Assert.Equal(0, _engine.Allocations.CountForUser("alice"));
+    }
+
+    /// <summary>
+    /// Checklist 73-74, RFC 8656 §7.2, §18.7, §18.10: EVEN-PORT R=1 gets an even port and a RESERVATION-TOKEN for the
+    /// next one, which another 5-tuple can claim.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S7_2_even_port_reservation_can_be_claimed_by_another_client()
+    {
+        Answer first = _engine.Send(Allocate((ref StunMessageWriter w) => w.AddEvenPort(true)))!;
+        Assert.Equal(StunClass.SuccessResponse, first.Class);
+        TransportAddress relayed = first.XorAddress(StunAttributeType.XorRelayedAddress)!.Value;
+        Assert.Equal(0, relayed.Port % 2);
+        Assert.True(_engine.Ports.Requests[0].EvenPort && _engine.Ports.Requests[0].ReserveNextPort);
+        ulong token = first.Reader.TryGetAttribute(StunAttributeType.ReservationToken, out StunAttribute t) && ReservationTokenValue.TryRead(t.Value, out ulong v) ? v : 0;
+        Assert.NotEqual(0ul, token);
+
+        FiveTuple second = Tuple("198.51.100.11", 40001);
+        Answer claimed = _engine.Send(Allocate((ref StunMessageWriter w) => w.AddReservationToken(token), user: "bob"), second)!;
+        Assert.Equal(StunClass.SuccessResponse, claimed.Class);
+        Assert.Equal(relayed.Port + 1, claimed.XorAddress(StunAttributeType.XorRelayedAddress)!.Value.Port);
+        Assert.False(claimed.Has(StunAttributeType.ReservationToken));
+
+        // The token is single use.
+        Answer again = _engine.Send(Allocate((ref StunMessageWriter w) => w.AddReservationToken(token), user: "bob"), Tuple("198.51.100.12", 40002))!;
+        Assert.Equal(StunErrorCode.InsufficientCapacity, again.ErrorCode);
+    }
+
+    /// <summary>Checklist 66-69, RFC 8656 §7.2 items 6-9: address family rules for an IPv4-only relay.</summary>
+    [Fact]
+    public void Rfc8656_S7_2_items6_to_9_address_families()
+    {
+        Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Allocate((ref StunMessageWriter w) =>
+        {
+            w.AddAddressFamily(StunAttributeType.RequestedAddressFamily, StunAddressFamily.IPv4);
+            w.AddAddressFamily(StunAttributeType.AdditionalAddressFamily, StunAddressFamily.IPv6);
+        }))!.ErrorCode);
+        Assert.Equal(StunErrorCode.AddressFamilyNotSupported, _engine.Send(Allocate((ref StunMessageWriter w) =>
+            w.AddAddressFamily(StunAttributeType.RequestedAddressFamily, StunAddressFamily.IPv6)))!.ErrorCode);
+        Assert.Equal(StunErrorCode.AddressFamilyNotSupported, _engine.Send(Allocate((ref StunMessageWriter w) =>
+            w.AddAddressFamily(StunAttributeType.RequestedAddressFamily, (StunAddressFamily)7)))!.ErrorCode);
+        Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Allocate((ref StunMessageWriter w) =>
+            w.AddAddressFamily(StunAttributeType.AdditionalAddressFamily, StunAddressFamily.IPv4)))!.ErrorCode);
+        Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Allocate((ref StunMessageWriter w) =>
+        {
+            w.AddEvenPort(true);
+            w.AddAddressFamily(StunAttributeType.AdditionalAddressFamily, StunAddressFamily.IPv6);
+        }))!.ErrorCode);
+
+        Answer dual = _engine.Send(Allocate((ref StunMessageWriter w) =>
+            w.AddAddressFamily(StunAttributeType.AdditionalAddressFamily, StunAddressFamily.IPv6)))!;
+        Assert.Equal(StunClass.SuccessResponse, dual.Class);
+        Assert.True(dual.Reader.TryGetAttribute(StunAttributeType.AddressErrorCode, out StunAttribute aec));
+        Assert.True(AddressErrorCodeValue.TryRead(aec.Value, out StunAddressFamily family, out int code, out _));
+        Assert.Equal(StunAddressFamily.IPv6, family);
+        Assert.Equal(StunErrorCode.AddressFamilyNotSupported, code);
+
+        Answer ipv4 = _engine.Send(Allocate((ref StunMessageWriter w) =>
+            w.AddAddressFamily(StunAttributeType.RequestedAddressFamily, StunAddressFamily.IPv4)), Tuple("198.51.100.20", 1))!;
+        Assert.Equal(StunClass.SuccessResponse, ipv4.Class);
+    }
+
+    /// <summary>Checklist 58, 70, RFC 8656 §5, §7.2 item 10: per-user and total quotas answer 486 and free up on deletion.</summary>
+    [Fact]
+    public void Rfc8656_S7_2_item10_quotas()
+    {
+        var engine = new EngineHarness(new TurnEngineOptions { UserQuota = 2, TotalQuota = 3 });
+        engine.AllocateOk(Tuple("198.51.100.30", 1));
+        engine.AllocateOk(Tuple("198.51.100.30", 2));
+        Assert.Equal(StunErrorCode.AllocationQuotaReached, engine.Send(Allocate(), Tuple("198.51.100.30", 3))!.ErrorCode);
+        engine.AllocateOk(Tuple("198.51.100.30", 4), user: "bob");
+        Assert.Equal(StunErrorCode.AllocationQuotaReached, engine.Send(Allocate(user: "bob"), Tuple("198.51.100.30", 5))!.ErrorCode);
+        Assert.Equal(2, engine.Counters.QuotaRejections);
+
+        engine.Send(Request(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0)), Tuple("198.51.100.30", 1));
+        engine.AllocateOk(Tuple("198.51.100.30", 6));
+        Assert.Equal(3, engine.Allocations.Count);
+    }
+
+    /// <summary>RFC 8656 §7.2 item 8: no relay port left is 508, and the quota slot is given back.</summary>
+    [Fact]
+    public void Rfc8656_S7_2_no_relay_port_is_508()
+    {
+        _engine.Ports.Capacity = 1;
+        _engine.AllocateOk();
+        Assert.Equal(StunErrorCode.InsufficientCapacity, _engine.Send(Allocate(), Tuple("198.51.100.40", 1))!.ErrorCode);
+        Assert.Equal(1, _engine.Allocations.CountForUser("alice"));
+    }
+
+    /// <summary>RFC 8489 §6.3.1 after §9.2.4 (checklist 14): unknown comprehension-required attributes get 420, signed.</summary>
+    [Fact]
+    public void Rfc8489_S6_3_1_unknown_attribute_in_allocate_is_420_after_authentication()
+    {
+        Answer answer = _engine.Send(Allocate((ref StunMessageWriter w) => w.AddAttribute(0x7F00, [1, 2, 3, 4])))!;
+        Assert.Equal(StunErrorCode.UnknownAttribute, answer.ErrorCode);
+        Assert.True(answer.VerifyIntegrity(TestAuthenticator.Key("alice", "alice-pass")));
+
+        Answer unauthenticated = _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddAttribute(0x7F00, [1, 2, 3, 4]), user: null))!;
+        Assert.Equal(StunErrorCode.Unauthenticated, unauthenticated.ErrorCode);
+    }
+
+    /// <summary>Checklist 2, 57, RFC 8656 §5: TURN requests without the magic cookie are not TURN and get no answer.</summary>
+    [Fact]
+    public void Rfc8656_S5_allocate_without_magic_cookie_is_dropped()
+    {
+        byte[] request = Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17), fingerprint: false);
+        request[4] = 0;
+        Assert.Null(_engine.Send(request));
+        Assert.Equal(1, _engine.Counters.Dropped(DropReason.MissingMagicCookie));
+    }
+
+    /// <summary>RFC 8656 §5: Binding is still answered on a 5-tuple that has an allocation.</summary>
+    [Fact]
+    public void Rfc8656_S5_binding_on_an_allocation_5_tuple_is_answered()
+    {
+        _engine.AllocateOk();
+        Answer binding = _engine.Send(Request(StunMethod.Binding, user: null))!;
+        Assert.Equal(StunClass.SuccessResponse, binding.Class);
+        Assert.Equal(Client.Client, binding.XorAddress(StunAttributeType.XorMappedAddress));
+    }
+
+    /// <summary>Checklist 81-85, RFC 8656 §8.2: Refresh needs the allocation (437) and its username (441); LIFETIME rules.</summary>
+    [Fact]
+    public void Rfc8656_S8_2_refresh_rules()
+    {
+        Assert.Equal(StunErrorCode.AllocationMismatch, _engine.Send(Request(StunMethod.Refresh))!.ErrorCode);
+        _engine.AllocateOk();
+        Assert.Equal(StunErrorCode.WrongCredentials, _engine.Send(Request(StunMethod.Refresh, user: "bob"))!.ErrorCode);
+
+        _engine.Advance(500);
+        Answer refreshed = _engine.Send(Request(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(1800)))!;
+        Assert.Equal(1800u, refreshed.Lifetime);
+        _engine.Advance(1000);
+        Assert.Equal(600u, _engine.Send(Request(StunMethod.Refresh))!.Lifetime);
+        Assert.Equal(3600u, _engine.Send(Request(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(99999)))!.Lifetime);
+
+        Assert.Equal(StunErrorCode.PeerAddressFamilyMismatch, _engine.Send(Request(StunMethod.Refresh, (ref StunMessageWriter w) =>
+            w.AddAddressFamily(StunAttributeType.RequestedAddressFamily, StunAddressFamily.IPv6)))!.ErrorCode);
+    }
+
+    /// <summary>Checklist 84, 87, RFC 8656 §8.2: LIFETIME 0 deletes at once; a retransmission then gets 437.</summary>
+    [Fact]
+    public void Rfc8656_S8_2_refresh_zero_deletes_the_allocation()
+    {
+        _engine.AllocateOk();
+        FakeRelayEndpoint endpoint = Assert.Single(_engine.Ports.Endpoints);
+        var id = TransactionId.NewRandom();
+        Answer deleted = _engine.Send(Request(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0), id: id))!;
+        Assert.Equal(StunClass.SuccessResponse, deleted.Class);
+        Assert.Equal(0u, deleted.Lifetime);
+        Assert.True(endpoint.Disposed);
+        Assert.Equal(0, _engine.Allocations.Count);
+        Assert.Equal(StunErrorCode.AllocationMismatch, _engine.Send(Request(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0), id: id))!.ErrorCode);
+        _engine.AllocateOk();
+    }
+
+    /// <summary>Checklist 79-80, RFC 8656 §6: an allocation not refreshed expires with its lifetime, and the sweep frees its port.</summary>
+    [Fact]
+    public void Rfc8656_S6_allocation_expires_and_is_swept()
+    {
+        _engine.AllocateOk();
+        _engine.Advance(599);
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(Request(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer)))!.Class);
+        _engine.Advance(1);
+        Assert.Equal(StunErrorCode.AllocationMismatch, _engine.Send(Request(StunMethod.Refresh))!.ErrorCode);
+        Assert.Equal(1, _engine.Allocations.Sweep(_engine.Time.GetTimestamp()));
+        Assert.True(Assert.Single(_engine.Ports.Endpoints).Disposed);
+        _engine.AllocateOk();
+    }
+}

@@ -1,0 +1,115 @@
+using System.Net;
+using Turn.Relay.Allocations;
+using Turn.Stun;
+
+namespace Turn.Relay.Tests.Engine;
+
+/// <summary>A relay endpoint that records what the engine sends to peers.</summary>
+internal sealed class FakeRelayEndpoint(TransportAddress address) : IRelayEndpoint
+{
+    public TransportAddress LocalAddress { get; } = address;
+
+    public List<(byte[] Payload, TransportAddress Peer)> Sent { get; } = [];
+
+    public bool Disposed { get; private set; }
+
+    public bool DontFragment { get; private set; }
+
+    public Allocation? Allocation { get; private set; }
+
+    public IPeerDataHandler? Handler { get; private set; }
+
+    public void SendToPeer(ReadOnlySpan<byte> payload, in TransportAddress peer) => Sent.Add((payload.ToArray(), peer));
+
+    public void SetDontFragment(bool enabled) => DontFragment = enabled;
+
+    public void Attach(Allocation allocation, IPeerDataHandler handler)
+    {
+        Allocation = allocation;
+        Handler = handler;
+    }
+
+    public void Dispose() => Disposed = true;
+
+    /// <summary>Delivers a datagram from a peer as a relay socket would, returning what goes to the client (or null).</summary>
+    public byte[]? FromPeer(TransportAddress peer, byte[] payload)
+    {
+        byte[] buffer = new byte[PeerDataFraming.Headroom + payload.Length + PeerDataFraming.Tailroom];
+        payload.CopyTo(buffer, PeerDataFraming.Headroom);
+        int length = Handler!.HandlePeerData(Allocation!, peer, buffer, payload.Length, out int start);
+        return length == 0 ? null : buffer.AsSpan(start, length).ToArray();
+    }
+}
+
+/// <summary>Hands out fake endpoints on 203.0.113.1 from port 50000 up, honouring EVEN-PORT and reservations.</summary>
+internal sealed class FakePortAllocator : IRelayPortAllocator
+{
+    private readonly Dictionary<ulong, FakeRelayEndpoint> _reservations = [];
+    private int _nextPort = 50000;
+    private ulong _nextToken = 0x1122334455667700;
+
+    public static readonly IPAddress RelayIp = IPAddress.Parse("203.0.113.1");
+
+    public int Capacity { get; set; } = int.MaxValue;
+
+    public List<FakeRelayEndpoint> Endpoints { get; } = [];
+
+    public List<RelayPortRequest> Requests { get; } = [];
+
+    public bool Supports(StunAddressFamily family) => family == StunAddressFamily.IPv4;
+
+    public RelayPortGrant? TryAllocate(RelayPortRequest request)
+    {
+        Requests.Add(request);
+        if (Endpoints.Count >= Capacity)
+        {
+            return null;
+        }
+
+        if (request.EvenPort && (_nextPort & 1) != 0)
+        {
+            _nextPort++;
+        }
+
+        FakeRelayEndpoint endpoint = New(_nextPort++);
+        ulong? token = null;
+        if (request.ReserveNextPort)
+        {
+            token = ++_nextToken;
+            _reservations[token.Value] = new FakeRelayEndpoint(TransportAddress.FromIPAddress(RelayIp, _nextPort++));
+        }
+
+        return new RelayPortGrant(endpoint, token);
+    }
+
+    public IRelayEndpoint? TryClaimReservation(ulong token)
+    {
+        if (!_reservations.Remove(token, out FakeRelayEndpoint? endpoint))
+        {
+            return null;
+        }
+
+        Endpoints.Add(endpoint);
+        return endpoint;
+    }
+
+    private FakeRelayEndpoint New(int port)
+    {
+        var endpoint = new FakeRelayEndpoint(TransportAddress.FromIPAddress(RelayIp, port));
+        Endpoints.Add(endpoint);
+        return endpoint;
+    }
+}
+
+/// <summary>Records what the engine sends to a client outside of responses (Data indications, ChannelData).</summary>
+internal sealed class FakeClientTransport : IClientTransport
+{
+    public List<byte[]> Sent { get; } = [];
+
+    public IClientSender CreateSender(in FiveTuple tuple) => new Sender(Sent);
+
+    private sealed class Sender(List<byte[]> sent) : IClientSender
+    {
+        public void Send(ReadOnlySpan<byte> message) => sent.Add(message.ToArray());
+    }
+}

@@ -1,0 +1,132 @@
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using Turn.Relay.Auth;
+using Turn.Stun;
+
+namespace Turn.Relay.Tests.Auth;
+
+/// <summary>Stateless nonces: RFC 8489 §9.2 cookie, §9.2.4 binding to the source, §14.10 size, and expiry.</summary>
+public class NonceServiceTests
+{
+    private static readonly TransportAddress ClientA = AuthRequest.Tuple("192.0.2.1", 5000).Client;
+    private static readonly TransportAddress ClientB = AuthRequest.Tuple("192.0.2.1", 5001).Client;
+
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 6, 1, 12, 0, 0, TimeSpan.Zero));
+
+    private NonceService Service(int lifetimeSeconds = 600) => new(_time, TimeSpan.FromSeconds(lifetimeSeconds));
+
+    /// <summary>
+    /// RFC 8489 §9.2, §18.1 + Errata 6290 (checklist 40-42), §14.10: "obMatJos2" + base64 of the features, bit 0 the
+    /// least significant; the whole nonce is well under 128 characters and URL-safe base64 after the cookie.
+    /// </summary>
+    [Theory]
+    [InlineData(SecurityFeatures.None, "obMatJos2AAAA")]
+    [InlineData(SecurityFeatures.PasswordAlgorithms, "obMatJos2AAAB")]
+    [InlineData(SecurityFeatures.UsernameAnonymity, "obMatJos2AAAC")]
+    [InlineData(SecurityFeatures.PasswordAlgorithms | SecurityFeatures.UsernameAnonymity, "obMatJos2AAAD")]
+    public void Rfc8489_S9_2_nonce_starts_with_the_cookie_of_its_features(SecurityFeatures features, string cookie)
+    {
+        string nonce = Service().Issue(features, ClientA);
+
+        Assert.StartsWith(cookie, nonce, StringComparison.Ordinal);
+        Assert.Equal(NonceService.NonceLength, nonce.Length);
+        Assert.True(nonce.Length < 128);
+        Assert.All(nonce[NonceCookie.Length..], c => Assert.True(char.IsAsciiLetterOrDigit(c) || c is '-' or '_'));
+        Assert.True(NonceCookie.TryParse(Encoding.ASCII.GetBytes(nonce), out SecurityFeatures parsed));
+        Assert.Equal(features, parsed);
+    }
+
+    /// <summary>
+    /// RFC 8489 §9.2.4 (checklist 39): nonces for different source ports or addresses differ, and each is valid only
+    /// from the source it was issued to. RFC 8656 §5 (checklist 49): even for one source every nonce is fresh.
+    /// </summary>
+    [Fact]
+    public void Rfc8489_S9_2_4_nonce_is_bound_to_the_source_address_and_port()
+    {
+        NonceService service = Service();
+        TransportAddress clientC = AuthRequest.Tuple("2001:db8::1", 5000).Client;
+        string a = service.Issue(SecurityFeatures.PasswordAlgorithms, ClientA);
+        string b = service.Issue(SecurityFeatures.PasswordAlgorithms, ClientB);
+        string c = service.Issue(SecurityFeatures.PasswordAlgorithms, clientC);
+        string again = service.Issue(SecurityFeatures.PasswordAlgorithms, ClientA);
+
+        Assert.Equal(4, new HashSet<string>([a, b, c, again]).Count);
+        Assert.Equal(NonceValidation.Valid, service.Validate(Encoding.ASCII.GetBytes(a), ClientA));
+        Assert.Equal(NonceValidation.Valid, service.Validate(Encoding.ASCII.GetBytes(again), ClientA));
+        Assert.Equal(NonceValidation.Invalid, service.Validate(Encoding.ASCII.GetBytes(a), ClientB));
+        Assert.Equal(NonceValidation.Invalid, service.Validate(Encoding.ASCII.GetBytes(a), clientC));
+        Assert.Equal(NonceValidation.Valid, service.Validate(Encoding.ASCII.GetBytes(b), ClientB));
+        Assert.Equal(NonceValidation.Valid, service.Validate(Encoding.ASCII.GetBytes(c), clientC));
+    }
+
+    /// <summary>coturn --stale-nonce: valid for the lifetime, then Stale (not Invalid: the MAC still holds).</summary>
+    [Fact]
+    public void Nonce_turns_stale_after_its_lifetime()
+    {
+        NonceService service = Service(lifetimeSeconds: 600);
+        byte[] nonce = Encoding.ASCII.GetBytes(service.Issue(SecurityFeatures.PasswordAlgorithms, ClientA));
+
+        _time.Advance(TimeSpan.FromSeconds(599));
+        Assert.Equal(NonceValidation.Valid, service.Validate(nonce, ClientA));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(NonceValidation.Stale, service.Validate(nonce, ClientA));
+        _time.Advance(TimeSpan.FromDays(1));
+        Assert.Equal(NonceValidation.Stale, service.Validate(nonce, ClientA));
+        Assert.Equal(NonceValidation.Invalid, service.Validate(nonce, ClientB));
+    }
+
+    /// <summary>Anything altered or foreign is Invalid: every character of the nonce is covered by the MAC.</summary>
+    [Fact]
+    public void Altered_or_foreign_nonces_are_invalid()
+    {
+        NonceService service = Service();
+        string nonce = service.Issue(SecurityFeatures.PasswordAlgorithms, ClientA);
+        for (int i = 0; i < nonce.Length; i++)
+        {
+            char replacement = nonce[i] == 'A' ? 'B' : 'A';
+            string altered = nonce[..i] + replacement + nonce[(i + 1)..];
+            Assert.Equal(NonceValidation.Invalid, service.Validate(Encoding.ASCII.GetBytes(altered), ClientA));
+        }
+
+        Assert.Equal(NonceValidation.Invalid, service.Validate(Encoding.ASCII.GetBytes(nonce[..^1]), ClientA));
+        Assert.Equal(NonceValidation.Invalid, service.Validate(Encoding.ASCII.GetBytes(nonce + "A"), ClientA));
+        Assert.Equal(NonceValidation.Invalid, service.Validate(default, ClientA));
+        Assert.Equal(NonceValidation.Invalid, service.Validate("obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA"u8, ClientA));
+        Assert.Equal(NonceValidation.Invalid, Service().Validate(Encoding.ASCII.GetBytes(nonce), ClientA));
+    }
+
+    /// <summary>Issuing and validating allocate nothing once warm (Validate runs on every authenticated request).</summary>
+    [Fact]
+    public void Issue_and_validate_allocate_nothing_once_warm()
+    {
+        NonceService service = Service();
+        byte[] nonce = new byte[NonceService.NonceLength];
+        int valid = 0;
+        for (int round = 0; round < 2; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++)
+            {
+                service.Issue(SecurityFeatures.PasswordAlgorithms, ClientA, nonce);
+                valid += service.Validate(nonce, ClientA) == NonceValidation.Valid ? 1 : 0;
+            }
+
+            if (round == 1)
+            {
+                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+        }
+
+        Assert.Equal(200, valid);
+    }
+
+    /// <summary>Options are checked at start: lifetime 1 s to 365 days, a shared key of at least 16 bytes.</summary>
+    [Fact]
+    public void Bad_lifetime_or_key_fails_at_start()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new NonceService(_time, TimeSpan.Zero));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new NonceService(_time, TimeSpan.FromDays(366)));
+        Assert.Throws<ArgumentException>(() => new NonceService(_time, TimeSpan.FromSeconds(600), "too-short"u8));
+        Assert.Equal(TimeSpan.FromSeconds(600), new NonceService(_time, TimeSpan.FromSeconds(600), "sixteen-bytes-ok"u8).Lifetime);
+    }
+}

@@ -60,9 +60,9 @@ public static class CommandLineTranslator
             "Nonce lifetime before 438 Stale Nonce (default 600)."),
         new("allow-loopback-peers", null, Kind.Switch, "Turn:AllowLoopbackPeers", "true", null,
             "Allow relaying to loopback peers (tests and development only)."),
-        new("allowed-peer-ip", null, Kind.ListValue, "Turn:AllowedPeerIps", null, "IP|IP-IP|CIDR",
+        new("allowed-peer-ip", null, Kind.ListValue, "Turn:AllowedPeerRanges", null, "IP|IP-IP|CIDR",
             "Allow these peers in spite of the default denials; repeatable."),
-        new("denied-peer-ip", null, Kind.ListValue, "Turn:DeniedPeerIps", null, "IP|IP-IP|CIDR",
+        new("denied-peer-ip", null, Kind.ListValue, "Turn:DeniedPeerRanges", null, "IP|IP-IP|CIDR",
             "Deny these peers on top of the defaults; repeatable."),
         new("verbose", 'v', Kind.Switch, "Logging:LogLevel:Default", "Debug", null, "Log at Debug level."),
     ];

@@ -1,8 +1,13 @@
+using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Turn.Relay;
+using Turn.Relay.Allocations;
+using Turn.Relay.Auth;
+using Turn.Relay.Policy;
+using Turn.Stun;
 using Turn.Transports;
 
 namespace Turn.Server;
@@ -27,19 +32,108 @@ public static class TurnServerHost
             console.UseUtcTimestamp = true;
         });
 
-        builder.Services.AddOptions<TurnServerOptions>()
+        IServiceCollection services = builder.Services;
+        services.AddOptions<TurnServerOptions>()
             .Bind(builder.Configuration.GetSection(TurnServerOptions.SectionName))
             .ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<TurnServerOptions>, TurnServerOptionsValidator>();
-        builder.Services.AddSingleton<ServerCounters>();
-        builder.Services.AddSingleton<TransportCounters>();
-        builder.Services.AddSingleton<ListenerRegistry>();
-        builder.Services.AddSingleton(services =>
+        services.AddSingleton<IValidateOptions<TurnServerOptions>, TurnServerOptionsValidator>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ServerCounters>();
+        services.AddSingleton<TransportCounters>();
+        services.AddSingleton<ListenerRegistry>();
+        services.AddSingleton<AllocationTable>();
+        services.AddSingleton(provider =>
         {
-            TurnServerOptions options = services.GetRequiredService<IOptions<TurnServerOptions>>().Value;
-            return new StunMessageProcessor(new TurnEngineOptions { Software = options.Software }, services.GetRequiredService<ServerCounters>());
+            TurnServerOptions options = Options(provider);
+            return new UdpRelayPortAllocator(RelayAddressSelector.Select(options), options.MinPort, options.MaxPort,
+                provider.GetRequiredService<TransportCounters>(), provider.GetRequiredService<TimeProvider>(),
+                provider.GetRequiredService<ILoggerFactory>().CreateLogger<UdpRelayPortAllocator>());
         });
-        builder.Services.AddHostedService<ListenerHostedService>();
+        services.AddSingleton(provider => CreatePeerPolicy(Options(provider), provider.GetRequiredService<UdpRelayPortAllocator>()));
+        services.AddSingleton(provider =>
+        {
+            TurnServerOptions options = Options(provider);
+            return LongTermAuthenticator.Create(new LongTermAuthOptions
+            {
+                Realm = options.Realm,
+                Users = [.. options.Users],
+                RestSecrets = [.. options.StaticAuthSecrets],
+                NonceLifetime = TimeSpan.FromSeconds(options.StaleNonceSeconds),
+            }, provider.GetRequiredService<TimeProvider>());
+        });
+        services.AddSingleton(provider =>
+        {
+            TurnServerOptions options = Options(provider);
+            UdpRelayPortAllocator ports = provider.GetRequiredService<UdpRelayPortAllocator>();
+            return new StunMessageProcessor(CreateEngineOptions(options, ports), provider.GetRequiredService<ServerCounters>(),
+                provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<AllocationTable>(), ports,
+                provider.GetRequiredService<PeerAddressPolicy>(), provider.GetRequiredService<LongTermAuthenticator>());
+        });
+        services.AddHostedService<ListenerHostedService>();
+        services.AddHostedService<ExpirySweeper>();
         return builder;
     }
+
+    private static TurnServerOptions Options(IServiceProvider provider) => provider.GetRequiredService<IOptions<TurnServerOptions>>().Value;
+
+    private static TurnEngineOptions CreateEngineOptions(TurnServerOptions options, UdpRelayPortAllocator ports)
+    {
+        var external = new Dictionary<TransportAddress, TransportAddress>();
+        foreach (string entry in options.ExternalIps)
+        {
+            if (ExternalAddressMap.TryParse(entry, out IPAddress? publicAddress, out IPAddress? privateAddress))
+            {
+                IPAddress local = privateAddress ?? ports.Address;
+                external[TransportAddress.FromIPAddress(local, 0)] = TransportAddress.FromIPAddress(publicAddress!, 0);
+            }
+        }
+
+        return new TurnEngineOptions
+        {
+            Software = options.Software,
+            MaxAllocationLifetime = TimeSpan.FromSeconds(options.MaxAllocateLifetimeSeconds),
+            UserQuota = options.UserQuota,
+            TotalQuota = options.TotalQuota,
+            MaxPermissionsPerAllocation = options.MaxPermissionsPerAllocation,
+            MaxChannelsPerAllocation = options.MaxChannelsPerAllocation,
+            ExternalAddresses = external,
+        };
+    }
+
+    /// <summary>
+    /// RFC 8656 §21.2.2: the server's own addresses (listening, relay, external) are never peers, except the relay
+    /// port range of its own relay addresses (another allocation's relayed address is a fine peer).
+    /// </summary>
+    internal static PeerAddressPolicy CreatePeerPolicy(TurnServerOptions options, UdpRelayPortAllocator ports)
+    {
+        var own = new List<IPAddress> { ports.Address };
+        foreach (string listening in options.ListeningIps)
+        {
+            IPAddress address = IPAddress.Parse(listening);
+            if (!address.Equals(IPAddress.Any) && !address.Equals(IPAddress.IPv6Any))
+            {
+                own.Add(address);
+            }
+        }
+
+        foreach (string entry in options.ExternalIps)
+        {
+            if (ExternalAddressMap.TryParse(entry, out IPAddress? publicAddress, out _))
+            {
+                own.Add(publicAddress!);
+            }
+        }
+
+        return new PeerAddressPolicy(PolicyOptions(options, own));
+    }
+
+    internal static PeerAddressPolicyOptions PolicyOptions(TurnServerOptions options, IList<IPAddress> serverAddresses) => new()
+    {
+        AllowLoopbackPeers = options.AllowLoopbackPeers,
+        AllowedPeerRanges = [.. options.AllowedPeerRanges],
+        DeniedPeerRanges = [.. options.DeniedPeerRanges],
+        ServerAddresses = serverAddresses,
+        RelayMinPort = options.MinPort,
+        RelayMaxPort = options.MaxPort,
+    };
 }

@@ -85,8 +85,8 @@ public sealed class TurnServerOptions
     public bool AllowLoopbackPeers { get; set; }
 
     /// <summary>Peer addresses allowed in spite of the default denials: "IP", "IP-IP" or CIDR.</summary>
-    public IList<string> AllowedPeerIps { get; } = [];
+    public IList<string> AllowedPeerRanges { get; } = [];
 
     /// <summary>Peer addresses denied on top of the defaults: "IP", "IP-IP" or CIDR.</summary>
-    public IList<string> DeniedPeerIps { get; } = [];
+    public IList<string> DeniedPeerRanges { get; } = [];
 }

@@ -37,6 +37,7 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
 
         ValidateRelay(options, failures);
         ValidateCredentials(options, failures);
+        failures.AddRange(Turn.Relay.Policy.PeerAddressPolicy.Validate(TurnServerHost.PolicyOptions(options, []), section));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

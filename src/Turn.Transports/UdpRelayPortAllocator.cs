@@ -44,6 +44,9 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
         _logger = logger;
     }
 
+    /// <summary>The address relay sockets bind to.</summary>
+    public IPAddress Address => _address;
+
     public StunAddressFamily Family => _address.AddressFamily == AddressFamily.InterNetwork ? StunAddressFamily.IPv4 : StunAddressFamily.IPv6;
 
     public bool Supports(StunAddressFamily family) => family == Family;

@@ -50,6 +50,24 @@ public class ServerFixture : IAsyncLifetime
     }
 }
 
+/// <summary>A TURN server with one long-term user, relaying on loopback (peers on loopback allowed for the test).</summary>
+public sealed class RelayServerFixture : ServerFixture
+{
+    public const string Realm = "e2e.test";
+    public const string User = "alice";
+    public const string Password = "alice-secret";
+
+    protected override IEnumerable<string> ExtraArguments =>
+        ["--realm", Realm, "--user", $"{User}:{Password}", "--relay-ip", "127.0.0.1", "--allow-loopback-peers"];
+}
+
+/// <summary>A TURN server with the default peer policy: loopback peers are refused.</summary>
+public sealed class DefaultPolicyRelayServerFixture : ServerFixture
+{
+    protected override IEnumerable<string> ExtraArguments =>
+        ["--realm", RelayServerFixture.Realm, "--user", $"{RelayServerFixture.User}:{RelayServerFixture.Password}", "--relay-ip", "127.0.0.1"];
+}
+
 /// <summary>The same server with a short TCP idle timeout.</summary>
 public sealed class ShortIdleServerFixture : ServerFixture
 {

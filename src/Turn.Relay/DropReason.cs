@@ -23,4 +23,6 @@ public enum DropReason
     NoPermission,
     /// <summary>RFC 8656 §12.6: ChannelData on a channel that is not bound (or has expired).</summary>
     NoChannel,
+    /// <summary>The allocation's bandwidth limit (--max-bps) was exceeded.</summary>
+    BandwidthExceeded,
 }

@@ -26,6 +26,12 @@ public sealed record TurnEngineOptions
     /// <summary>Allocations the whole server may hold at once (0: no limit); more get 486.</summary>
     public int TotalQuota { get; init; }
 
+    /// <summary>
+    /// Bytes per second one allocation may relay in each direction (coturn --max-bps; 0: no limit). Datagrams over the
+    /// budget are dropped and counted.
+    /// </summary>
+    public long MaxBytesPerSecond { get; init; }
+
     /// <summary>Permissions one allocation may hold (RFC 8656 §10.2: beyond it, 508).</summary>
     public int MaxPermissionsPerAllocation { get; init; } = 256;
 

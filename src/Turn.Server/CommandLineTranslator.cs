@@ -48,6 +48,8 @@ public static class CommandLineTranslator
             "Longest allocation lifetime granted (default 3600)."),
         new("user-quota", null, Kind.Value, "Turn:UserQuota", null, "N", "Allocations per username (default 0: no limit)."),
         new("total-quota", null, Kind.Value, "Turn:TotalQuota", null, "N", "Allocations on the server (default 0: no limit)."),
+        new("max-bps", null, Kind.Value, "Turn:MaxBps", null, "BYTES",
+            "Bytes per second one allocation may relay in each direction (default 0: no limit)."),
         new("realm", 'r', Kind.Value, "Turn:Realm", null, "REALM", "REALM of the long-term credentials (default turn.local)."),
         new("user", 'u', Kind.ListValue, "Turn:Users", null, "NAME:PASSWORD", "A long-term user; repeat for several."),
         new("lt-cred-mech", 'a', Kind.Switch, "Turn:LongTermCredentials", "true", null,

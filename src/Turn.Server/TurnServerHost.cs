@@ -94,6 +94,7 @@ public static class TurnServerHost
             MaxAllocationLifetime = TimeSpan.FromSeconds(options.MaxAllocateLifetimeSeconds),
             UserQuota = options.UserQuota,
             TotalQuota = options.TotalQuota,
+            MaxBytesPerSecond = options.MaxBps,
             MaxPermissionsPerAllocation = options.MaxPermissionsPerAllocation,
             MaxChannelsPerAllocation = options.MaxChannelsPerAllocation,
             ExternalAddresses = external,

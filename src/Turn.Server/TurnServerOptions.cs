@@ -53,6 +53,9 @@ public sealed class TurnServerOptions
     /// <summary>Allocations the server may hold (0: no limit).</summary>
     public int TotalQuota { get; set; }
 
+    /// <summary>Bytes per second one allocation may relay in each direction; over it datagrams are dropped (0: no limit).</summary>
+    public long MaxBps { get; set; }
+
     /// <summary>Permissions one allocation may hold.</summary>
     public int MaxPermissionsPerAllocation { get; set; } = 256;
 

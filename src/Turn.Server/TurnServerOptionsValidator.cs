@@ -65,6 +65,11 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
 
         Positive(options.UserQuota, $"{section}:UserQuota", allowZero: true, failures);
         Positive(options.TotalQuota, $"{section}:TotalQuota", allowZero: true, failures);
+        if (options.MaxBps < 0)
+        {
+            failures.Add($"{section}:MaxBps must be 0 or more (got {options.MaxBps}).");
+        }
+
         Positive(options.MaxPermissionsPerAllocation, $"{section}:MaxPermissionsPerAllocation", allowZero: false, failures);
         if (options.MaxChannelsPerAllocation is < 1 or > 4096)
         {

@@ -61,6 +61,17 @@ public sealed class RelayServerFixture : ServerFixture
         ["--realm", Realm, "--user", $"{User}:{Password}", "--relay-ip", "127.0.0.1", "--allow-loopback-peers"];
 }
 
+/// <summary>A TURN server with small quotas, for flood tests.</summary>
+public sealed class QuotaRelayServerFixture : ServerFixture
+{
+    public const int TotalQuota = 5;
+    public const int UserQuota = 3;
+
+    protected override IEnumerable<string> ExtraArguments =>
+        ["--realm", RelayServerFixture.Realm, "--user", "alice:a", "--user", "bob:b", "--user", "carol:c", "--relay-ip", "127.0.0.1",
+         "--total-quota", "5", "--user-quota", "3"];
+}
+
 /// <summary>A TURN server with the default peer policy: loopback peers are refused.</summary>
 public sealed class DefaultPolicyRelayServerFixture : ServerFixture
 {

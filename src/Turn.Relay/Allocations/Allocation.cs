@@ -51,6 +51,12 @@ public sealed class Allocation
 
     public IClientSender Client { get; }
 
+    /// <summary>coturn --max-bps on data from the client to peers; null when unlimited.</summary>
+    public TokenBucket? ToPeerLimit { get; init; }
+
+    /// <summary>coturn --max-bps on data from peers to the client; null when unlimited.</summary>
+    public TokenBucket? ToClientLimit { get; init; }
+
     public long ExpiresAt => Volatile.Read(ref _expiresAt);
 
     public bool IsDeleted => Volatile.Read(ref _deleted) != 0;

@@ -1,4 +1,5 @@
 using Turn.Relay.Allocations;
+using Turn.Relay.Policy;
 using Turn.Stun;
 
 namespace Turn.Relay.Handlers;
@@ -104,6 +105,13 @@ internal sealed class AllocateHandler
             }
         }
 
+        // RFC 8656 §21.4: no allocations for clients behind Teredo or 6to4 tunnels (amplification through the tunnel).
+        if (_context.Policy.Classify(tuple.Client) == PeerAddressCategory.Tunneled)
+        {
+            _context.Counters.CountPeerRefused();
+            return responses.WriteError(response, header, StunErrorCode.Forbidden, key);
+        }
+
         // Item 10: quotas, per username and for the whole server.
         if (!_context.Allocations.TryReserveSlot(key.Username, _context.Options.UserQuota, _context.Options.TotalQuota))
         {
@@ -135,8 +143,14 @@ internal sealed class AllocateHandler
         IRelayEndpoint endpoint = grant.Value.Endpoint;
         TransportAddress relayed = _context.MapToExternal(endpoint.LocalAddress);
         long expiresAt = _context.After(now, GrantedLifetime(request));
+        long bytesPerSecond = _context.Options.MaxBytesPerSecond;
+        long frequency = _context.Time.TimestampFrequency;
         var allocation = new Allocation(tuple, key.Username, header.TransactionId, grant.Value, relayed,
-            transport.CreateSender(tuple), expiresAt, additionalIpv6Refused);
+            transport.CreateSender(tuple), expiresAt, additionalIpv6Refused)
+        {
+            ToPeerLimit = bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond, frequency, now) : null,
+            ToClientLimit = bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond, frequency, now) : null,
+        };
         if (!_context.Allocations.TryAdd(allocation))
         {
             // Another copy of this request won the race for the 5-tuple.

@@ -34,6 +34,12 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return;
         }
 
+        if (allocation.ToPeerLimit is { } limit && !limit.TryConsume(data.Value.Length, now))
+        {
+            context.Counters.CountDrop(DropReason.BandwidthExceeded);
+            return;
+        }
+
         allocation.Relay.SendToPeer(data.Value, peer);
     }
 
@@ -60,6 +66,12 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return;
         }
 
+        if (allocation.ToPeerLimit is { } limit && !limit.TryConsume(data.Length, now))
+        {
+            context.Counters.CountDrop(DropReason.BandwidthExceeded);
+            return;
+        }
+
         allocation.Relay.SendToPeer(data, channel.Peer);
     }
 
@@ -72,6 +84,12 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
         if (!allocation.IsLive(now) || !allocation.HasPermission(peer, now))
         {
             context.Counters.CountDrop(DropReason.NoPermission);
+            return 0;
+        }
+
+        if (allocation.ToClientLimit is { } limit && !limit.TryConsume(payloadLength, now))
+        {
+            context.Counters.CountDrop(DropReason.BandwidthExceeded);
             return 0;
         }
 

@@ -242,7 +242,7 @@ public static class CommandLineTranslator
         text.AppendLine("  --Turn:Key=value               on the command line (e.g. --Turn:ListeningPort=3479)");
         text.AppendLine("  TURN__Key=value                in the environment (e.g. TURN__LISTENINGPORT=3479)");
         text.AppendLine("  appsettings.json               section \"Turn\", in the working directory");
-        text.AppendLine("Keys: ListeningPort, ListeningIps:N, EnableUdp, EnableTcp, Software, TcpIdleTimeoutSeconds.");
+        text.AppendLine("Keys without a flag: MaxPermissionsPerAllocation, MaxChannelsPerAllocation.");
         return text.ToString();
     }
 

@@ -49,6 +49,26 @@ public class AllocateTests
         Assert.Equal(1, _engine.Counters.AllocationsCreated);
     }
 
+    /// <summary>
+    /// coturn --external-ip (cloud 1:1 NAT): XOR-RELAYED-ADDRESS shows the public address with the relay socket's
+    /// port; the relay socket itself stays on the private address.
+    /// </summary>
+    [Fact]
+    public void External_ip_maps_the_relayed_address_to_the_public_one()
+    {
+        var engine = new EngineHarness(new TurnEngineOptions
+        {
+            ExternalAddresses = new Dictionary<TransportAddress, TransportAddress>
+            {
+                [TransportAddress.FromIPAddress(FakePortAllocator.RelayIp, 0)] = Address("198.51.100.200", 0),
+            },
+        });
+        Answer answer = engine.AllocateOk();
+        FakeRelayEndpoint endpoint = Assert.Single(engine.Ports.Endpoints);
+        Assert.Equal(Address("198.51.100.200", endpoint.LocalAddress.Port), answer.XorAddress(StunAttributeType.XorRelayedAddress));
+        Assert.Equal(FakePortAllocator.RelayIp, endpoint.LocalAddress.ToIPAddress());
+    }
+
     /// <summary>Checklist 77, RFC 8656 §6, §7.2: LIFETIME is capped at the maximum and never below the 600 s default.</summary>
     [Theory]
     [InlineData(0u, 600u)]

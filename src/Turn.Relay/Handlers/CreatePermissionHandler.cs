@@ -12,13 +12,7 @@ internal sealed class CreatePermissionHandler(TurnContext context)
     public int Handle(in StunMessageReader request, in FiveTuple tuple, Span<byte> response)
     {
         StunHeader header = request.Header;
-        int answered = context.CheckCredentialsAndAttributes(request, tuple, response, out RequestKey key);
-        if (answered >= 0)
-        {
-            return answered;
-        }
-
-        answered = context.FindOwnAllocation(header, tuple, key, response, out Allocation allocation);
+        int answered = context.BeginAllocationRequest(request, tuple, response, out RequestKey key, out Allocation allocation);
         if (answered >= 0)
         {
             return answered;

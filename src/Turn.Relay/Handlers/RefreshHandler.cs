@@ -9,14 +9,8 @@ internal sealed class RefreshHandler(TurnContext context)
     public int Handle(in StunMessageReader request, in FiveTuple tuple, Span<byte> response)
     {
         StunHeader header = request.Header;
-        int answered = context.CheckCredentialsAndAttributes(request, tuple, response, out RequestKey key);
-        if (answered >= 0)
-        {
-            return answered;
-        }
-
         // RFC 8656 §8.2 NOTE: a retransmitted Refresh(0) after the deletion gets 437, which the client takes as success.
-        answered = context.FindOwnAllocation(header, tuple, key, response, out Allocation allocation);
+        int answered = context.BeginAllocationRequest(request, tuple, response, out RequestKey key, out Allocation allocation);
         if (answered >= 0)
         {
             return answered;

@@ -110,6 +110,18 @@ internal sealed class TurnContext
     }
 
     /// <summary>
+    /// How every request on an existing allocation starts: credentials and unknown attributes
+    /// (<see cref="CheckCredentialsAndAttributes"/>), then the allocation itself (<see cref="FindOwnAllocation"/>).
+    /// Returns a response length when the request is answered here, or -1 to go on.
+    /// </summary>
+    public int BeginAllocationRequest(in StunMessageReader request, in FiveTuple tuple, Span<byte> response, out RequestKey key, out Allocation allocation)
+    {
+        allocation = null!;
+        int answered = CheckCredentialsAndAttributes(request, tuple, response, out key);
+        return answered >= 0 ? answered : FindOwnAllocation(request.Header, tuple, key, response, out allocation);
+    }
+
+    /// <summary>
     /// RFC 8656 §5: a request other than Allocate needs a live allocation on its 5-tuple (else 437) created by the
     /// same username (else 441). Returns a response length on error, or -1 with <paramref name="allocation"/> set.
     /// </summary>

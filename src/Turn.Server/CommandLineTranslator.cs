@@ -161,8 +161,10 @@ public static class CommandLineTranslator
     }
 
     /// <summary>
-    /// Reads a coturn turnserver.conf: one option a line, "name=value", "name value" or a bare "name", "#" starts a
-    /// comment. Every name must be one of the flags above; anything else is an error naming the file and line.
+    /// Reads a coturn turnserver.conf: one option a line, "name=value", "name value" or a bare "name"; a "#" at the
+    /// start of a line or after a blank (outside double quotes) starts a comment, so "#" inside a value (a password,
+    /// a secret) is kept. An empty value counts as none. Every name must be one of the flags above; anything else is
+    /// an error naming the file and line.
     /// </summary>
     private static string? ReadConfigurationFile(string path, State state)
     {
@@ -179,8 +181,7 @@ public static class CommandLineTranslator
         for (int number = 1; number <= lines.Length; number++)
         {
             string line = lines[number - 1];
-            int hash = line.IndexOf('#', StringComparison.Ordinal);
-            line = (hash >= 0 ? line[..hash] : line).Trim();
+            line = WithoutComment(line).Trim();
             if (line.Length == 0)
             {
                 continue;
@@ -188,7 +189,8 @@ public static class CommandLineTranslator
 
             int separator = line.IndexOfAny(['=', ' ', '\t']);
             string name = (separator >= 0 ? line[..separator] : line).Trim();
-            string? value = separator >= 0 ? Unquote(line[(separator + 1)..].Trim().TrimStart('=').Trim()) : null;
+            string rawValue = separator >= 0 ? line[(separator + 1)..].Trim().TrimStart('=').Trim() : string.Empty;
+            string? value = rawValue.Length > 0 ? Unquote(rawValue) : null;
             if (name.StartsWith("--", StringComparison.Ordinal))
             {
                 name = name[2..];
@@ -214,6 +216,24 @@ public static class CommandLineTranslator
         }
 
         return null;
+    }
+
+    private static string WithoutComment(string line)
+    {
+        bool quoted = false;
+        for (int i = 0; i < line.Length; i++)
+        {
+            if (line[i] == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (line[i] == '#' && !quoted && (i == 0 || char.IsWhiteSpace(line[i - 1])))
+            {
+                return line[..i];
+            }
+        }
+
+        return line;
     }
 
     private static string Unquote(string value) =>

@@ -37,7 +37,12 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
 
         ValidateRelay(options, failures);
         ValidateCredentials(options, failures);
-        failures.AddRange(Turn.Relay.Policy.PeerAddressPolicy.Validate(TurnServerHost.PolicyOptions(options, []), section));
+        // The relay port range is checked above under its own keys (Turn:MinPort, Turn:MaxPort); leave it out here so
+        // a bad range is not reported a second time under keys that do not exist (Turn:RelayMinPort).
+        Turn.Relay.Policy.PeerAddressPolicyOptions policy = TurnServerHost.PolicyOptions(options, []);
+        policy.RelayMinPort = 0;
+        policy.RelayMaxPort = 0;
+        failures.AddRange(Turn.Relay.Policy.PeerAddressPolicy.Validate(policy, section));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

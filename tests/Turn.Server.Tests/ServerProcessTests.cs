@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Turn.Stun;
+using static Turn.Server.Tests.ServerProcess;
 using static Turn.Server.Tests.StunTestClient;
 
 namespace Turn.Server.Tests;
@@ -9,40 +10,6 @@ namespace Turn.Server.Tests;
 /// <summary>The real executable, started as a process: exit codes, messages, environment configuration.</summary>
 public class ServerProcessTests
 {
-    private static string ServerDll => Path.Combine(AppContext.BaseDirectory, "turn-server.dll");
-
-    private static Process Start(IEnumerable<string> args, IDictionary<string, string>? environment = null)
-    {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(ServerDll);
-        foreach (string arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
-        {
-            info.Environment[key] = value;
-        }
-
-        return Process.Start(info)!;
-    }
-
-    private static async Task<(int ExitCode, string Out, string Err)> RunToEndAsync(params string[] args)
-    {
-        using Process process = Start(args);
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
-
     [Fact]
     public async Task Unknown_flag_exits_non_zero_naming_the_flag()
     {
@@ -107,56 +74,7 @@ public class ServerProcessTests
         }
         finally
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            await StopAsync(process);
         }
-    }
-
-    private static async Task WaitForLineAsync(Process process, string text, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        while (true)
-        {
-            string? line = await process.StandardOutput.ReadLineAsync(cts.Token);
-            if (line is null)
-            {
-                Assert.Fail($"the server exited before printing '{text}': {await process.StandardError.ReadToEndAsync()}");
-            }
-
-            if (line.Contains(text, StringComparison.Ordinal))
-            {
-                _ = DrainAsync(process.StandardOutput);
-                return;
-            }
-        }
-    }
-
-    private static async Task DrainAsync(StreamReader reader)
-    {
-        while (await reader.ReadLineAsync() is not null)
-        {
-        }
-    }
-
-    /// <summary>A port free for both UDP and TCP on 127.0.0.1 right now.</summary>
-    private static int FreePort()
-    {
-        for (int attempt = 0; attempt < 50; attempt++)
-        {
-            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            int port = ((IPEndPoint)udp.LocalEndPoint!).Port;
-            using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                return port;
-            }
-            catch (SocketException)
-            {
-            }
-        }
-
-        throw new InvalidOperationException("no free port");
     }
 }

@@ -126,7 +126,10 @@ public static class CommandLineTranslator
             if (name is "c" or "config")
             {
                 string? path = inlineValue ?? (i + 1 < args.Count ? args[++i] : null);
+                // The command line wins over the file wherever -c stands, as in coturn: file settings go first.
+                state.ReadingFile = true;
                 string? fileError = path is null ? $"Option '{arg}' needs a value (FILE)." : ReadConfigurationFile(path, state);
+                state.ReadingFile = false;
                 if (fileError is not null)
                 {
                     return Fail(fileError);
@@ -157,7 +160,7 @@ public static class CommandLineTranslator
             }
         }
 
-        return new Result(state.Translated, false, false, null);
+        return new Result([.. state.FromFile, .. state.Translated], false, false, null);
     }
 
     /// <summary>
@@ -288,6 +291,13 @@ public static class CommandLineTranslator
 
         public List<string> Translated { get; } = [];
 
+        /// <summary>Arguments from configuration files, placed before the command line's so the command line wins.</summary>
+        public List<string> FromFile { get; } = [];
+
+        public bool ReadingFile { get; set; }
+
+        private List<string> Target => ReadingFile ? FromFile : Translated;
+
         /// <summary>Adds the configuration argument for one flag occurrence; returns an error message or null.</summary>
         public string? Apply(Flag flag, string? value, string what)
         {
@@ -299,18 +309,18 @@ public static class CommandLineTranslator
                         return $"{what} takes no value.";
                     }
 
-                    Translated.Add($"--{flag.Key}={flag.SwitchValue}");
+                    Target.Add($"--{flag.Key}={flag.SwitchValue}");
                     return null;
                 case Kind.OptionalValue:
-                    Translated.Add($"--{flag.Key}={value ?? flag.SwitchValue}");
+                    Target.Add($"--{flag.Key}={value ?? flag.SwitchValue}");
                     return null;
                 case Kind.ListValue:
                     _listCounts.TryGetValue(flag.Key, out int index);
                     _listCounts[flag.Key] = index + 1;
-                    Translated.Add(string.Create(CultureInfo.InvariantCulture, $"--{flag.Key}:{index}={value}"));
+                    Target.Add(string.Create(CultureInfo.InvariantCulture, $"--{flag.Key}:{index}={value}"));
                     return null;
                 default:
-                    Translated.Add($"--{flag.Key}={value}");
+                    Target.Add($"--{flag.Key}={value}");
                     return null;
             }
         }

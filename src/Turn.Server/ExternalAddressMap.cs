@@ -37,7 +37,7 @@ public static class ExternalAddressMap
     /// An IP address as coturn's inet_pton reads it: IPv4 only as a dotted quad, so "203.0.113.5/24" (a CIDR block,
     /// not a mapping), "12345" or octal "010.0.0.1" are rejected rather than read as 0.0.0.24, 0.0.48.57 or 8.0.0.1.
     /// </summary>
-    private static bool TryParseAddress(string text, [NotNullWhen(true)] out IPAddress? address)
+    internal static bool TryParseAddress(string text, [NotNullWhen(true)] out IPAddress? address)
     {
         if (IPAddress.TryParse(text, out address)
             && (address.AddressFamily != AddressFamily.InterNetwork || address.ToString() == text))

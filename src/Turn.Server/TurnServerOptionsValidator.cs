@@ -123,9 +123,9 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
     {
         for (int i = 0; i < addresses.Count; i++)
         {
-            if (!IPAddress.TryParse(addresses[i], out _))
+            if (!ExternalAddressMap.TryParseAddress(addresses[i], out _))
             {
-                failures.Add($"{key}:{i} is not an IP address (got '{addresses[i]}').");
+                failures.Add($"{key}:{i} is not an IP address (IPv4 as four dotted numbers; got '{addresses[i]}').");
             }
         }
     }

@@ -311,7 +311,8 @@ public sealed class TurnConfigurationTests : IDisposable
     [Fact]
     public void Config_file_bare_stale_nonce_means_600_and_a_value_sets_it()
     {
-        Assert.Equal(600, Bind("--Turn:StaleNonceSeconds=5", "-c", WriteConfig("stale-nonce")).StaleNonceSeconds);
+        Assert.Equal(600, Bind("-c", WriteConfig("stale-nonce")).StaleNonceSeconds);
+        Assert.Equal(5, Bind("--Turn:StaleNonceSeconds=5", "-c", WriteConfig("stale-nonce")).StaleNonceSeconds);
         Assert.Equal(30, Bind("-c", WriteConfig("stale-nonce=30")).StaleNonceSeconds);
         Assert.Equal(45, Bind("-c", WriteConfig("stale-nonce 45")).StaleNonceSeconds);
     }
@@ -358,6 +359,28 @@ public sealed class TurnConfigurationTests : IDisposable
         Assert.Equal(41000, options.MaxPort);
         Assert.Equal(90, options.StaleNonceSeconds);
         Assert.Equal(3, options.UserQuota);
+    }
+
+    /// <summary>As in coturn, the command line wins over the file wherever -c stands.</summary>
+    [Fact]
+    public void Command_line_options_before_c_also_win_over_the_file()
+    {
+        string path = WriteConfig("realm=file.example", "user=carol:three");
+        TurnServerOptions options = Bind("--realm", "cli.example", "--user", "dave:four", "-c", path);
+        Assert.Equal("cli.example", options.Realm);
+        Assert.Equal(["dave:four", "carol:three"], options.Users); // lists add up in the order they appear
+    }
+
+    /// <summary>Listening and relay addresses must be written out: "10.1" is not silently read as 10.0.0.1.</summary>
+    [Theory]
+    [InlineData("--listening-ip", "10.1", "Turn:ListeningIps:0")]
+    [InlineData("--relay-ip", "12345", "Turn:RelayIps:0")]
+    [InlineData("--relay-ip", "010.0.0.1", "Turn:RelayIps:0")]
+    public void Shorthand_ipv4_listening_and_relay_addresses_are_rejected(string flag, string value, string key)
+    {
+        ValidateOptionsResult result = Validate(flag, value);
+        Assert.True(result.Failed);
+        Assert.Contains(key, result.FailureMessage, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -81,7 +81,7 @@ internal sealed class TurnContext
 
     /// <summary>
     /// The checks every authenticated TURN request starts with: credentials (RFC 8489 §9.2.4), then unknown
-    /// comprehension-required attributes (§6.3.1: 420, after authentication). Returns a response length when the
+    /// comprehension-required attributes (§6.3.1: 420, after authentication), then malformed known ones (400). Returns a response length when the
     /// request is answered here (error), or -1 to go on with <paramref name="key"/> set.
     /// </summary>
     public int CheckCredentialsAndAttributes(in StunMessageReader request, in FiveTuple tuple, Span<byte> response, out RequestKey key)
@@ -104,6 +104,15 @@ internal sealed class TurnContext
         if (unknownCount > 0)
         {
             return Responses.WriteError(response, header, StunErrorCode.UnknownAttribute, key, unknown[..unknownCount]);
+        }
+
+        // RFC 8489 §14.8: a known attribute whose value cannot be what its RFC says makes the request malformed (400).
+        foreach (StunAttribute attribute in request.Attributes)
+        {
+            if (!StunAttributeValidator.IsWellFormed(attribute.Type, attribute.Value))
+            {
+                return Responses.WriteError(response, header, StunErrorCode.BadRequest, key);
+            }
         }
 
         return -1;

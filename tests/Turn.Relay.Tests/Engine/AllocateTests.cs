@@ -240,6 +240,15 @@ public class AllocateTests
         Assert.Equal(StunErrorCode.Unauthenticated, unauthenticated.ErrorCode);
     }
 
+    /// <summary>RFC 8489 §14.8, RFC 8656 §18: a malformed known attribute (EVEN-PORT of 2 bytes, LIFETIME of 3) is 400.</summary>
+    [Fact]
+    public void Rfc8489_S14_8_malformed_known_attribute_in_allocate_is_400()
+    {
+        Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Allocate((ref StunMessageWriter w) => w.AddAttribute(StunAttributeType.EvenPort, [0x80, 0])))!.ErrorCode);
+        Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Allocate((ref StunMessageWriter w) => w.AddAttribute(StunAttributeType.Lifetime, [0, 0, 1])))!.ErrorCode);
+        Assert.Empty(_engine.Ports.Endpoints);
+    }
+
     /// <summary>Checklist 2, 57, RFC 8656 §5: TURN requests without the magic cookie are not TURN and get no answer.</summary>
     [Fact]
     public void Rfc8656_S5_allocate_without_magic_cookie_is_dropped()

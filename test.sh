@@ -36,6 +36,8 @@ command -v turnutils_stunclient >/dev/null 2>&1 || missing+=(coturn)
 command -v stun >/dev/null 2>&1 || missing+=(stun-client)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 [ -x /usr/bin/python3 ] || missing+=(python3)
+/usr/bin/python3 -c 'import aioice' >/dev/null 2>&1 || missing+=(python3-aioice)
+command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "== installing: ${missing[*]}"

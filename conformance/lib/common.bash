@@ -11,7 +11,30 @@ skip() { fail "$1" "cannot run here: $2"; }
 show() { sed 's/^/# /' "$@" >&2; }
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# Processes a script started (servers, peers, captures): stopped by PID on exit, never by name.
+started_pids=()
+track_pid() { started_pids+=("$1"); }
+# stop_pid PID: SIGTERM, up to 5 s to exit, then SIGKILL.
+stop_pid() {
+    local pid=$1 i
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    kill "$pid" 2>/dev/null
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+conformance_cleanup() {
+    local pid
+    for pid in "${started_pids[@]}"; do
+        stop_pid "$pid"
+    done
+    rm -rf "$tmp"
+}
+trap conformance_cleanup EXIT
 
 # Is the address usable as a local address on this machine?
 have_local_addr() {

@@ -1,0 +1,112 @@
+#!/bin/bash
+# Conformance: coturn's turnutils_uclient (TURN over UDP, RFC 8656) through our server to a
+# turnutils_peer echo peer, both from the Debian package coturn (4.6.x).
+#
+# test.sh's shared server has no credentials and refuses loopback peers, so this script starts
+# its own (lib/turnserver.bash) on a free port of 127.0.0.1:
+#     --relay-ip 127.0.0.1 --allow-loopback-peers --realm conformance.test
+#     --user alice:alice-secret --use-auth-secret --static-auth-secret <random>
+#     --min-port A --max-port B        (a free block below the ephemeral ports)
+# plus a second one without --allow-loopback-peers for the peer-policy case, and the peer on
+# 127.0.0.1 ports P and P+1.  Everything is stopped by PID on exit.
+#
+# How each case is judged: see lib/uclient.bash (uclient exits 0 even when every packet is
+# lost; the verdict comes from its "tot_send_msgs=/tot_recv_msgs=", "tot_send_bytes ~" and
+# "Total lost packets" lines, its -v "Received relay addr"/"rtv=" lines and its error lines).
+# ChannelData cases are run again when uclient drew an RFC 5766 channel number (0x5000-0x7FFF)
+# that RFC 8656 refuses; see there.
+#
+# Environment: TURN_SERVER_DLL (default: the Release build of this repository).  TURN_HOST and
+# TURN_PORT of test.sh's shared server are not used.
+set -u
+
+. "$(dirname "$0")/lib/common.bash"
+. "$(dirname "$0")/lib/turnserver.bash"
+. "$(dirname "$0")/lib/uclient.bash"
+
+N=20   # messages per allocation: each run takes a few seconds
+
+for tool in "$UCLIENT" "$UCLIENT_PEER"; do
+    if [ ! -x "$tool" ]; then
+        fail "turnutils_uclient present" "$tool not found (install the coturn package)"
+        exit 1
+    fi
+done
+if ! command -v strace >/dev/null 2>&1 || ! strace -f -qq -o /dev/null -e trace=none /bin/true >/dev/null 2>&1; then
+    fail "strace usable" "strace is needed to read the channel numbers uclient sends (install the strace package)"
+    exit 1
+fi
+
+read -r relay_min relay_max < <(free_port_block 4000)
+if [ -z "${relay_max:-}" ]; then
+    fail "turnutils_uclient setup" "no block of free relay ports"
+    exit 1
+fi
+secret=$(random_secret)
+if ! start_turn_server main --relay-ip 127.0.0.1 --allow-loopback-peers --realm conformance.test \
+        --user alice:alice-secret --use-auth-secret --static-auth-secret "$secret" \
+        --min-port "$relay_min" --max-port "$relay_max"; then
+    fail "turnutils_uclient setup" "our server did not start"
+    exit 1
+fi
+main_port=$srv_port
+main_log=$srv_log
+if ! start_uclient_peer; then
+    fail "turnutils_uclient setup" "turnutils_peer did not start"
+    exit 1
+fi
+echo "# server 127.0.0.1:$main_port, relay ports $relay_min-$relay_max, peer 127.0.0.1:$peer_port/$((peer_port + 1))" >&2
+
+LT=(-u alice -w alice-secret)
+
+uclient_transfer_case "uclient ChannelData, one allocation (-c)" \
+    "$N" 100 0 "$relay_min" "$relay_max" -c -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient ChannelData, RTP+RTCP allocations with EVEN-PORT/RESERVATION-TOKEN (no -c)" \
+    $((2 * N)) 100 1 "$relay_min" "$relay_max" -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient Send/Data indications, one allocation (-s -c)" \
+    "$N" 100 0 "$relay_min" "$relay_max" -s -c -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient Send/Data indications, RTP+RTCP allocations with EVEN-PORT/RESERVATION-TOKEN (-s)" \
+    $((2 * N)) 100 1 "$relay_min" "$relay_max" -s -n "$N" "${LT[@]}"
+
+# -m counts sessions: with -c each is a client of its own; without -c uclient makes -m/2
+# clients of two sessions (RTP + RTCP) each.
+uclient_transfer_case "uclient 10 clients at once, one allocation each, Send/Data indications (-m 10 -c -s)" \
+    $((10 * N)) 100 0 "$relay_min" "$relay_max" -s -c -m 10 -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient 5 RTP+RTCP clients at once with EVEN-PORT/RESERVATION-TOKEN, Send/Data indications (-m 10 -s)" \
+    $((10 * N)) 100 1 "$relay_min" "$relay_max" -s -m 10 -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient 1000-byte payloads over ChannelData (-l 1000 -c)" \
+    "$N" 1000 0 "$relay_min" "$relay_max" -c -l 1000 -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient 1000-byte payloads in Send/Data indications (-l 1000 -s -c)" \
+    "$N" 1000 0 "$relay_min" "$relay_max" -s -c -l 1000 -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient TURN REST API credentials (-W static-auth-secret)" \
+    "$N" 100 0 "$relay_min" "$relay_max" -s -c -n "$N" -u conformance -W "$secret"
+
+uclient_refusal_case "uclient wrong password is refused (401 until it gives up, nothing relayed)" \
+    'Cannot complete Allocation' -s -c -n 5 -u alice -w not-alice-secret
+
+uclient_refusal_case "uclient TURN REST API credentials from a wrong secret are refused" \
+    'Cannot complete Allocation' -s -c -n 5 -u conformance -W "wrong-$secret"
+
+if ! kill -0 "$srv_pid" 2>/dev/null; then
+    fail "our server survived the uclient runs" "it exited; its log:"
+    show "$main_log"
+fi
+stop_pid "$srv_pid"
+
+# A server without --allow-loopback-peers must refuse the loopback peer (RFC 8656 §9: 403).
+if start_turn_server strict --relay-ip 127.0.0.1 --realm conformance.test --user alice:alice-secret \
+        --min-port "$relay_min" --max-port "$relay_max"; then
+    uclient_refusal_case "uclient loopback peer refused with 403 without --allow-loopback-peers" \
+        'create permission error 403' -s -c -n 5 "${LT[@]}"
+else
+    fail "uclient loopback peer refused with 403 without --allow-loopback-peers" "the second server did not start"
+fi
+
+[ "$failures" = 0 ]

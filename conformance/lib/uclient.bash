@@ -1,0 +1,263 @@
+# coturn's turnutils_uclient (Debian package coturn, 4.6.x) run against a private server of
+# lib/turnserver.bash and a turnutils_peer echo peer (sourced, never run on its own).
+#
+# What uclient does (coturn 4.6.1, src/apps/uclient):
+#   * per client it opens a "probe" socket and allocates on it,
+#     then one allocation for RTP and, without -c, one more for RTCP; the peer is
+#     "-e IP -r PORT" for RTP and PORT+1 for RTCP (turnutils_peer listens on both).
+#     "-m N" counts sessions (allocations that carry data): with -c, N clients of one
+#     session each; without -c, N/2 clients (N rounded up to even) of two sessions each.
+#   * without -c every other allocation sends EVEN-PORT with the R bit (and gets a
+#     RESERVATION-TOKEN back), the next one sends that RESERVATION-TOKEN and must get the
+#     port above it.  With -v it prints, per allocation, in this order:
+#         IPv4. Received relay addr: 127.0.0.1:40006
+#         clnet_allocate: rtv=9093246481596735866      (0 = no RESERVATION-TOKEN)
+#   * default: ChannelBind (twice for the RTCP peer, twice for the RTP peer, once on the RTCP
+#     allocation) then ChannelData; with -s: CreatePermission, then Send indications, and
+#     the peer's echo comes back as Data indications.
+#   * -W SECRET: TURN REST API credentials; it builds the username "<now+86400>:<-u name>"
+#     and the password base64(HMAC-SHA1(SECRET, username)) itself.
+#   * it sends "-n" messages of "-l" bytes per allocation, every 20 ms, echoed by the peer,
+#     and ends with (the lines parsed here):
+#         start_mclient: tot_send_msgs=40, tot_recv_msgs=40
+#         start_mclient: tot_send_bytes ~ 4000, tot_recv_bytes ~ 4000
+#         Total lost packets 0 (0.000000%), total send dropped 0 (0.000000%)
+#     It exits 0 even when every packet was lost, so the verdict comes from these totals.
+#   * any refused request ends it at once with exit status 255 after a line such as
+#         channel bind: error 400 (Bad Request)
+#         create permission error 403 (Forbidden)
+#     and a wrong password makes it retry the 401 challenge 32 times, then print
+#         ERROR: Cannot complete Allocation
+#
+# RFC 5766 CHANNEL NUMBERS.  uclient picks every channel number at random in 0x4000-0x7FFF,
+# the range of RFC 5766.  RFC 8656 §12 allows only 0x4000-0x4FFF (0x5000-0xFFFF are reserved)
+# and §12.2 requires 400 (Bad Request) for anything else, which our server answers; so 3 of 4
+# ChannelBinds of uclient are refused and a ChannelData run (2 or 3 random channels per client)
+# completes only about once in 16 (with -c) or 64 (without) runs.  A ChannelData case therefore
+# runs uclient under strace, reads the CHANNEL-NUMBER of every ChannelBind it sent, and runs
+# it again (bounded in count and time) only when the run ended with "channel bind: error 400"
+# on a ChannelBind whose channel number was outside 0x4000-0x4FFF; any other failure, including
+# a 400 for a channel inside the range, fails the case at once.  The ok line's detail says how
+# many runs were refused that way.  With more than one client (-m) such luck is out of reach,
+# so the 10-client case uses Send indications.
+
+UCLIENT=/usr/bin/turnutils_uclient
+UCLIENT_PEER=/usr/bin/turnutils_peer
+UCLIENT_MAX_RUNS=${UCLIENT_MAX_RUNS:-900}     # 1 - (63/64)^900 > 0.9999996
+UCLIENT_RETRY_SECONDS=${UCLIENT_RETRY_SECONDS:-150}
+UCLIENT_LIMIT=60                              # seconds for one uclient run
+
+peer_port=""
+peer_pid=""
+
+# Every uclient run gets a local address of its own in 127.1.0.0/16 (-L; all of 127/8 is
+# loopback).  uclient never deletes its allocations, so after many runs a new socket could
+# land on the 5-tuple of a dead run's allocation, still live on the server, and get 437
+# (Allocation Mismatch): correct, but not what a case is about.
+uclient_run_count=0
+uclient_next_local_addr() {
+    uclient_run_count=$((uclient_run_count + 1))
+    uclient_local_addr="127.1.$((uclient_run_count / 250)).$((uclient_run_count % 250 + 1))"
+}
+
+# start_uclient_peer: turnutils_peer on 127.0.0.1, ports peer_port and peer_port+1.
+start_uclient_peer() {
+    peer_port=$(free_udp_port 2)
+    [ -n "$peer_port" ] || { echo "# no two free ports for turnutils_peer" >&2; return 1; }
+    "$UCLIENT_PEER" -L 127.0.0.1 -p "$peer_port" >"$tmp/peer.log" 2>&1 &
+    peer_pid=$!
+    track_pid "$peer_pid"
+    if ! wait_udp_bound "$peer_port" || ! kill -0 "$peer_pid" 2>/dev/null; then
+        echo "# turnutils_peer did not start on 127.0.0.1:$peer_port" >&2
+        show "$tmp/peer.log"
+        return 1
+    fi
+    wait_udp_bound $((peer_port + 1)) || echo "# warning: turnutils_peer is not on port $((peer_port + 1))" >&2
+    return 0
+}
+
+# Reads the strace log of one uclient run; prints the CHANNEL-NUMBER of every ChannelBind
+# request it sent, in order, as 0xNNNN (one per line).
+uclient_channel_numbers() {
+    /usr/bin/python3 - "$1" <<'PY'
+import re, sys
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r'(?:sendto|sendmsg|write)\(\d+, .*?"((?:\\x[0-9a-f]{2})+)', line)
+    if not m:
+        continue
+    data = bytes.fromhex(m.group(1).replace("\\x", ""))
+    if len(data) < 20 or data[0:2] != b"\x00\x09" or data[4:8] != b"\x21\x12\xa4\x42":
+        continue
+    pos = 20
+    while pos + 4 <= len(data):
+        kind = int.from_bytes(data[pos:pos + 2], "big")
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if kind == 0x000C and length >= 2 and pos + 6 <= len(data):
+            print("0x%04x" % int.from_bytes(data[pos + 4:pos + 6], "big"))
+            break
+        pos += 4 + length + (-length % 4)
+PY
+}
+
+# uclient_judge OUT EXPECTED_MESSAGES MESSAGE_LENGTH EVEN_PORT RELAY_MIN RELAY_MAX
+# Prints "ok DETAIL" or "fail REASON".
+uclient_judge() {
+    /usr/bin/python3 - "$@" <<'PY'
+import re, sys
+path, expected, length, even_port, low, high = sys.argv[1], *map(int, sys.argv[2:])
+text = open(path, errors="replace").read()
+def last(pattern):
+    found = re.findall(pattern, text, re.M)
+    return found[-1] if found else None
+problems = []
+errors = [l.split(": : ", 1)[-1] for l in text.splitlines()
+          if re.search(r"error|ERROR|Cannot|cannot|!!!", l)]
+if errors:
+    problems.append("client reported: " + "; ".join(dict.fromkeys(errors)))
+msgs = last(r"start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$")
+size = last(r"start_mclient: tot_send_bytes ~ (\d+), tot_recv_bytes ~ (\d+)\s*$")
+lost = last(r"Total lost packets (\d+) \([^)]*\), total send dropped (\d+)")
+if not msgs or not size or not lost:
+    problems.append("no totals printed (no 'tot_send_msgs=', 'tot_send_bytes ~' or 'Total lost packets' line)")
+else:
+    sent, received = map(int, msgs)
+    sent_bytes, received_bytes = map(int, size)
+    lost_packets, dropped = map(int, lost)
+    if sent != expected:
+        problems.append(f"tot_send_msgs={sent}, want {expected}")
+    if received != sent:
+        problems.append(f"tot_recv_msgs={received} of {sent} sent")
+    if sent_bytes != expected * length or received_bytes != sent_bytes:
+        problems.append(f"tot_send_bytes ~ {sent_bytes}, tot_recv_bytes ~ {received_bytes}, want {expected * length} both")
+    if lost_packets or dropped:
+        problems.append(f"Total lost packets {lost_packets}, total send dropped {dropped}")
+allocs = re.findall(r"Received relay addr: ([0-9.]+):(\d+)\s*\n(?:.*\n)*?.*clnet_allocate: rtv=(\d+)", text)
+if not allocs:
+    problems.append("no 'Received relay addr' / 'rtv=' lines (was -v given?)")
+for ip, port, _ in allocs:
+    if ip != "127.0.0.1" or not low <= int(port) <= high:
+        problems.append(f"relay address {ip}:{port} is not 127.0.0.1:{low}-{high}")
+pairs = 0
+if even_port:
+    for i, (_, port, token) in enumerate(allocs):
+        port = int(port)
+        if token == "0":
+            continue
+        if port % 2:
+            problems.append(f"allocation with RESERVATION-TOKEN got odd port {port} (EVEN-PORT with R)")
+        if i + 1 < len(allocs):
+            nport, ntoken = int(allocs[i + 1][1]), allocs[i + 1][2]
+            if nport != port + 1:
+                problems.append(f"allocation with the RESERVATION-TOKEN of port {port} got port {nport}, want {port + 1}")
+            else:
+                pairs += 1
+    if pairs == 0:
+        problems.append("no EVEN-PORT/RESERVATION-TOKEN pair seen")
+if problems:
+    print("fail " + "; ".join(problems))
+else:
+    detail = f"{msgs[0]}/{msgs[0]} messages, {size[1]} bytes echoed, lost 0, {len(allocs)} allocations"
+    if even_port:
+        detail += f", {pairs} EVEN-PORT/RESERVATION-TOKEN pairs (even port, then port+1)"
+    print("ok " + detail)
+PY
+}
+
+# uclient_transfer_case NAME EXPECTED_MESSAGES MESSAGE_LENGTH EVEN_PORT RELAY_MIN RELAY_MAX UCLIENT_ARGS...
+# Runs uclient against the server on srv_port with the peer on peer_port and passes when all
+# messages came back (see uclient_judge).  Without -s in the arguments it is a ChannelData
+# run, retried only for RFC 5766 channel numbers (see the top of this file).
+uclient_transfer_case() {
+    local name=$1 expected=$2 length=$3 even_port=$4 low=$5 high=$6
+    shift 6
+    local out="$tmp/uclient.out" trace="$tmp/uclient.strace" channel=1 a runs=0 refused=0 started=$SECONDS
+    local rc verdict chans last_chan refused_chans=""
+    for a in "$@"; do [ "$a" = -s ] && channel=0; done
+    echo "# running: $UCLIENT -v $* -L 127.1.X.Y -p $srv_port -e 127.0.0.1 -r $peer_port 127.0.0.1" >&2
+    while :; do
+        runs=$((runs + 1))
+        : >"$trace"
+        uclient_next_local_addr
+        if [ "$channel" = 1 ]; then
+            timeout $((UCLIENT_LIMIT + 10)) strace -f -qq -xx -s 512 -o "$trace" -e trace=sendto,sendmsg,write \
+                timeout "$UCLIENT_LIMIT" "$UCLIENT" -v "$@" -L "$uclient_local_addr" -p "$srv_port" -e 127.0.0.1 -r "$peer_port" \
+                127.0.0.1 >"$out" 2>&1
+            rc=$?
+        else
+            timeout "$UCLIENT_LIMIT" "$UCLIENT" -v "$@" -L "$uclient_local_addr" -p "$srv_port" -e 127.0.0.1 -r "$peer_port" \
+                127.0.0.1 >"$out" 2>&1
+            rc=$?
+        fi
+        [ "$channel" = 1 ] || break
+        [ "$rc" = 0 ] && break
+        chans=$(uclient_channel_numbers "$trace")
+        last_chan=$(tail -n 1 <<<"$chans")
+        # Refused only for an RFC 5766 channel number (0x5000-0x7FFF): one 400, on the last ChannelBind.
+        if [ "$(grep -c 'channel bind: error' "$out")" = 1 ] &&
+           grep -q 'channel bind: error 400 ' "$out" &&
+           [ -n "$last_chan" ] && [ $((last_chan)) -gt $((0x4FFF)) ]; then
+            refused=$((refused + 1))
+            refused_chans="$refused_chans $last_chan"
+            if [ "$runs" -lt "$UCLIENT_MAX_RUNS" ] && [ $((SECONDS - started)) -lt "$UCLIENT_RETRY_SECONDS" ]; then
+                continue
+            fi
+            show "$out"
+            fail "$name" "all $runs runs drew a ChannelBind channel number outside RFC 8656's 0x4000-0x4FFF (refused with 400), never a run with valid ones"
+            return
+        fi
+        break
+    done
+    show "$out"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        fail "$name" "uclient did not finish within ${UCLIENT_LIMIT}s"
+        return
+    fi
+    verdict=$(uclient_judge "$out" "$expected" "$length" "$even_port" "$low" "$high")
+    if [ "$channel" = 1 ]; then
+        chans=$(uclient_channel_numbers "$trace" | sort -u | tr '\n' ' ')
+        echo "# ChannelBind channel numbers in the last run: ${chans:-none seen}" >&2
+        [ "$refused" -gt 0 ] && echo "# $refused earlier run(s) refused for RFC 5766 channel numbers:$refused_chans" >&2
+        if [ "${verdict%% *}" = ok ] && [ -z "$chans" ]; then
+            verdict="fail no ChannelBind request seen in the strace log"
+        fi
+    fi
+    if [ "$rc" != 0 ] && [ "${verdict%% *}" = ok ]; then
+        verdict="fail uclient exited with $rc"
+    fi
+    if [ "${verdict%% *}" = ok ]; then
+        local detail=${verdict#ok }
+        [ "$channel" = 1 ] && detail="$detail; channels ${chans% }; $refused earlier run(s) refused for RFC 5766 channel numbers"
+        pass "$name" "$detail"
+    else
+        fail "$name" "${verdict#fail }"
+    fi
+}
+
+# uclient_refusal_case NAME WANTED_LINE_REGEX UCLIENT_ARGS...
+# Passes only when uclient failed: it printed a line matching WANTED_LINE_REGEX, received no
+# echo (no tot_recv_msgs above 0) and did not exit 0.
+uclient_refusal_case() {
+    local name=$1 wanted=$2
+    shift 2
+    local out="$tmp/uclient.out" rc got
+    uclient_next_local_addr
+    echo "# running: $UCLIENT -v $* -L $uclient_local_addr -p $srv_port -e 127.0.0.1 -r $peer_port 127.0.0.1" >&2
+    timeout "$UCLIENT_LIMIT" "$UCLIENT" -v "$@" -L "$uclient_local_addr" -p "$srv_port" -e 127.0.0.1 -r "$peer_port" \
+        127.0.0.1 >"$out" 2>&1
+    rc=$?
+    show "$out"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        fail "$name" "uclient did not finish within ${UCLIENT_LIMIT}s (no answer?)"
+        return
+    fi
+    got=$(grep -oE 'tot_recv_msgs=[0-9]+' "$out" | grep -oE '[0-9]+' | sort -n | tail -n 1)
+    if [ -n "$got" ] && [ "$got" -gt 0 ]; then
+        fail "$name" "uclient got $got echoed messages through the relay; it must have been refused"
+    elif [ "$rc" = 0 ]; then
+        fail "$name" "uclient exited 0 (want a failure)"
+    elif ! grep -qE "$wanted" "$out"; then
+        fail "$name" "uclient failed (exit $rc) but without a line matching '$wanted': $(grep -E 'error|ERROR|Cannot' "$out" | head -n 1)"
+    else
+        pass "$name" "exit $rc: $(grep -E "$wanted" "$out" | head -n 1 | sed 's/^[0-9]*: : //')"
+    fi
+}

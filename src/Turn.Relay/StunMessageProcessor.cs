@@ -22,6 +22,7 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     private readonly CreatePermissionHandler? _createPermission;
     private readonly ChannelBindHandler? _channelBind;
     private readonly DataPath? _data;
+    private readonly bool _allowLegacyChannels;
 
     /// <summary>A STUN-only engine: Binding is answered, TURN methods are not served.</summary>
     public StunMessageProcessor(TurnEngineOptions options, ServerCounters counters)
@@ -37,6 +38,7 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         : this(options, counters)
     {
         var context = new TurnContext(options, counters, time, allocations, ports, policy, authenticator, new StunResponses(options.Software));
+        _allowLegacyChannels = options.AllowLegacyChannelNumbers;
         _data = new DataPath(context);
         _allocate = new AllocateHandler(context, this);
         _refresh = new RefreshHandler(context);
@@ -45,6 +47,9 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     }
 
     public ServerCounters Counters => _counters;
+
+    /// <summary>Whether first bytes 0x50-0x7F are ChannelData (RFC 5766 channel numbers); stream framing must agree.</summary>
+    public bool AllowLegacyChannelNumbers => _allowLegacyChannels;
 
     /// <summary>Handles one message; returns how many bytes of <paramref name="response"/> to send back (0: none).</summary>
     public int Process(ReadOnlySpan<byte> packet, in FiveTuple tuple, Span<byte> response) => Process(packet, tuple, null, response);
@@ -55,7 +60,7 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     /// </summary>
     public int Process(ReadOnlySpan<byte> packet, in FiveTuple tuple, IClientTransport? transport, Span<byte> response)
     {
-        switch (PacketClassifier.Classify(packet))
+        switch (packet.IsEmpty ? PacketKind.Other : PacketClassifier.Classify(packet[0], _allowLegacyChannels))
         {
             case PacketKind.Stun:
                 break;

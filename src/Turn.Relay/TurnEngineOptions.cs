@@ -32,6 +32,12 @@ public sealed record TurnEngineOptions
     /// </summary>
     public long MaxBytesPerSecond { get; init; }
 
+    /// <summary>
+    /// Accept the RFC 5766 channel numbers 0x5000-0x7FFF in ChannelBind and ChannelData, which RFC 8656 §12 reserves
+    /// but coturn's clients (turnutils_uclient) still pick from. Off by default.
+    /// </summary>
+    public bool AllowLegacyChannelNumbers { get; init; }
+
     /// <summary>Permissions one allocation may hold (RFC 8656 §10.2: beyond it, 508).</summary>
     public int MaxPermissionsPerAllocation { get; init; } = 256;
 

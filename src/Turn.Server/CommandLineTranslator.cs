@@ -50,6 +50,8 @@ public static class CommandLineTranslator
         new("total-quota", null, Kind.Value, "Turn:TotalQuota", null, "N", "Allocations on the server (default 0: no limit)."),
         new("max-bps", null, Kind.Value, "Turn:MaxBps", null, "BYTES",
             "Bytes per second one allocation may relay in each direction (default 0: no limit)."),
+        new("legacy-channel-numbers", null, Kind.Switch, "Turn:LegacyChannelNumbers", "true", null,
+            "Also accept RFC 5766 channel numbers 0x5000-0x7FFF (coturn's turnutils_uclient picks them)."),
         new("realm", 'r', Kind.Value, "Turn:Realm", null, "REALM", "REALM of the long-term credentials (default turn.local)."),
         new("user", 'u', Kind.ListValue, "Turn:Users", null, "NAME:PASSWORD", "A long-term user; repeat for several."),
         new("lt-cred-mech", 'a', Kind.Switch, "Turn:LongTermCredentials", "true", null,

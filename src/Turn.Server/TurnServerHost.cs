@@ -95,6 +95,7 @@ public static class TurnServerHost
             UserQuota = options.UserQuota,
             TotalQuota = options.TotalQuota,
             MaxBytesPerSecond = options.MaxBps,
+            AllowLegacyChannelNumbers = options.LegacyChannelNumbers,
             MaxPermissionsPerAllocation = options.MaxPermissionsPerAllocation,
             MaxChannelsPerAllocation = options.MaxChannelsPerAllocation,
             ExternalAddresses = external,

@@ -56,6 +56,9 @@ public sealed class TurnServerOptions
     /// <summary>Bytes per second one allocation may relay in each direction; over it datagrams are dropped (0: no limit).</summary>
     public long MaxBps { get; set; }
 
+    /// <summary>Also accept RFC 5766 channel numbers 0x5000-0x7FFF, which RFC 8656 reserves (older clients use them).</summary>
+    public bool LegacyChannelNumbers { get; set; }
+
     /// <summary>Permissions one allocation may hold.</summary>
     public int MaxPermissionsPerAllocation { get; set; } = 256;
 

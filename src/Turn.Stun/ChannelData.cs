@@ -12,14 +12,28 @@ public static class ChannelData
     public const ushort MinChannel = 0x4000;
     public const ushort MaxChannel = 0x4FFF;
 
+    /// <summary>RFC 5766 §11 allowed 0x4000-0x7FFF; RFC 8656 §12 reserves 0x5000-0x7FFF, but older clients still use it.</summary>
+    public const ushort MaxLegacyChannel = 0x7FFF;
+
     /// <summary>RFC 8656 §12: only 0x4000-0x4FFF; RFC 5766's 0x5000-0x7FFF is reserved now.</summary>
     public static bool IsValidChannel(ushort channel) => channel is >= MinChannel and <= MaxChannel;
+
+    /// <summary>
+    /// <see cref="IsValidChannel(ushort)"/>, or with <paramref name="allowLegacy"/> the RFC 5766 range 0x4000-0x7FFF
+    /// that coturn's clients still pick from.
+    /// </summary>
+    public static bool IsValidChannel(ushort channel, bool allowLegacy) =>
+        allowLegacy ? channel is >= MinChannel and <= MaxLegacyChannel : IsValidChannel(channel);
 
     /// <summary>
     /// RFC 8656 §12.6: parses a ChannelData datagram. A datagram shorter than 4 + Length is discarded; extra bytes
     /// after the data are padding and ignored.
     /// </summary>
-    public static bool TryParse(ReadOnlySpan<byte> packet, out ushort channel, out ReadOnlySpan<byte> data)
+    public static bool TryParse(ReadOnlySpan<byte> packet, out ushort channel, out ReadOnlySpan<byte> data) =>
+        TryParse(packet, allowLegacy: false, out channel, out data);
+
+    /// <summary>As <see cref="TryParse(ReadOnlySpan{byte}, out ushort, out ReadOnlySpan{byte})"/>, optionally with RFC 5766 channel numbers.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> packet, bool allowLegacy, out ushort channel, out ReadOnlySpan<byte> data)
     {
         channel = 0;
         data = default;
@@ -30,7 +44,7 @@ public static class ChannelData
 
         channel = BinaryPrimitives.ReadUInt16BigEndian(packet);
         int length = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
-        if (!IsValidChannel(channel) || length > packet.Length - HeaderLength)
+        if (!IsValidChannel(channel, allowLegacy) || length > packet.Length - HeaderLength)
         {
             return false;
         }

@@ -14,4 +14,8 @@ public static class PacketClassifier
     };
 
     public static PacketKind Classify(ReadOnlySpan<byte> packet) => packet.IsEmpty ? PacketKind.Other : Classify(packet[0]);
+
+    /// <summary>With <paramref name="allowLegacyChannels"/>, first bytes 80-127 (RFC 5766 channels 0x5000-0x7FFF) are ChannelData too.</summary>
+    public static PacketKind Classify(byte firstByte, bool allowLegacyChannels) =>
+        allowLegacyChannels && firstByte is >= 0x50 and <= 0x7F ? PacketKind.ChannelData : Classify(firstByte);
 }

@@ -25,7 +25,11 @@ public static class StunFraming
     /// Looks at the start of <paramref name="buffer"/>. On <see cref="FrameStatus.Complete"/>, the first
     /// <paramref name="frameLength"/> bytes are one message of <paramref name="kind"/>.
     /// </summary>
-    public static FrameStatus TryReadFrame(in ReadOnlySequence<byte> buffer, out PacketKind kind, out int frameLength)
+    public static FrameStatus TryReadFrame(in ReadOnlySequence<byte> buffer, out PacketKind kind, out int frameLength) =>
+        TryReadFrame(buffer, allowLegacyChannels: false, out kind, out frameLength);
+
+    /// <summary>As above; <paramref name="allowLegacyChannels"/> frames RFC 5766 channels 0x5000-0x7FFF as ChannelData too.</summary>
+    public static FrameStatus TryReadFrame(in ReadOnlySequence<byte> buffer, bool allowLegacyChannels, out PacketKind kind, out int frameLength)
     {
         kind = PacketKind.Other;
         frameLength = 0;
@@ -36,7 +40,7 @@ public static class StunFraming
 
         Span<byte> prefix = stackalloc byte[4];
         byte first = buffer.FirstSpan.Length > 0 ? buffer.FirstSpan[0] : FirstByte(buffer);
-        kind = PacketClassifier.Classify(first);
+        kind = PacketClassifier.Classify(first, allowLegacyChannels);
         if (kind == PacketKind.Other)
         {
             return FrameStatus.Invalid;

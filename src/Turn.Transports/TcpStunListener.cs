@@ -137,7 +137,7 @@ public sealed class TcpStunListener : IAsyncDisposable
                 bool framingError = false;
                 while (true)
                 {
-                    FrameStatus status = StunFraming.TryReadFrame(buffer, out _, out int frameLength);
+                    FrameStatus status = StunFraming.TryReadFrame(buffer, _processor.AllowLegacyChannelNumbers, out _, out int frameLength);
                     if (status == FrameStatus.Incomplete)
                     {
                         break;

@@ -15,10 +15,11 @@ internal sealed class ChannelBindHandler(TurnContext context)
             return answered;
         }
 
-        // CHANNEL-NUMBER in 0x4000-0x4FFF and a well-formed XOR-PEER-ADDRESS are required (RFC 8656 §12.2).
+        // CHANNEL-NUMBER in 0x4000-0x4FFF (0x7FFF in RFC 5766 mode) and a well-formed XOR-PEER-ADDRESS are required
+        // (RFC 8656 §12.2).
         if (!request.TryGetAttribute(StunAttributeType.ChannelNumber, out StunAttribute channelAttribute)
             || !ChannelNumberValue.TryRead(channelAttribute.Value, out ushort number)
-            || !ChannelData.IsValidChannel(number)
+            || !ChannelData.IsValidChannel(number, context.Options.AllowLegacyChannelNumbers)
             || !request.TryGetAttribute(StunAttributeType.XorPeerAddress, out StunAttribute peerAttribute)
             || !XorAddressValue.TryRead(peerAttribute.Value, header.TransactionId, out TransportAddress peer))
         {

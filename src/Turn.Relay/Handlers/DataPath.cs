@@ -53,7 +53,7 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return;
         }
 
-        if (!ChannelData.TryParse(packet, out ushort number, out ReadOnlySpan<byte> data))
+        if (!ChannelData.TryParse(packet, context.Options.AllowLegacyChannelNumbers, out ushort number, out ReadOnlySpan<byte> data))
         {
             context.Counters.CountDrop(DropReason.Malformed);
             return;

@@ -28,6 +28,7 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
     private readonly ErrorLogThrottle _errorThrottle = new();
     private Task _loop = Task.CompletedTask;
     private int _disposed;
+    private bool _dontFragment;
 
     public UdpRelayEndpoint(Socket socket, TransportCounters counters, ILogger logger, Action<UdpRelayEndpoint>? onDispose)
     {
@@ -44,8 +45,10 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
 
     public TransportAddress LocalAddress { get; }
 
-    public void SendToPeer(ReadOnlySpan<byte> payload, in TransportAddress peer)
+    public void SendToPeer(ReadOnlySpan<byte> payload, in TransportAddress peer, bool dontFragment = false)
     {
+        // DF for this one datagram: only Send indications carrying DONT-FRAGMENT pay for the two extra calls.
+        bool toggleDf = dontFragment && !_dontFragment && _socket.AddressFamily == AddressFamily.InterNetwork;
         if (!_sendAddress.TryWrite(peer))
         {
             _counters.CountSendError();
@@ -54,6 +57,11 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
 
         try
         {
+            if (toggleDf)
+            {
+                _socket.DontFragment = true;
+            }
+
             _socket.SendTo(payload, SocketFlags.None, _sendAddress);
             _counters.CountRelayedToPeer();
         }
@@ -65,6 +73,24 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
         {
             // The allocation went away while a datagram for it was in flight.
         }
+        finally
+        {
+            if (toggleDf)
+            {
+                RestoreDontFragment();
+            }
+        }
+    }
+
+    private void RestoreDontFragment()
+    {
+        try
+        {
+            _socket.DontFragment = false;
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     public void SetDontFragment(bool enabled)
@@ -72,6 +98,7 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
         if (_socket.AddressFamily == AddressFamily.InterNetwork)
         {
             _socket.DontFragment = enabled;
+            _dontFragment = enabled;
         }
     }
 

@@ -40,7 +40,8 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return;
         }
 
-        allocation.Relay.SendToPeer(data.Value, peer);
+        // RFC 8656 §11.2: DONT-FRAGMENT asks for the DF bit on this datagram.
+        allocation.Relay.SendToPeer(data.Value, peer, indication.TryGetAttribute(StunAttributeType.DontFragment, out _));
     }
 
     /// <summary>RFC 8656 §12.6: ChannelData on a bound, unexpired channel goes to its peer; anything else is dropped.</summary>

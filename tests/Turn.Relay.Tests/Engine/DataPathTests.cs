@@ -56,6 +56,22 @@ public class DataPathTests
         Assert.Equal(Peer.WithPort(7777), to);
     }
 
+    /// <summary>Checklist 100, RFC 8656 §11.2, §14: DONT-FRAGMENT in a Send indication sets DF on that datagram only.</summary>
+    [Fact]
+    public void Rfc8656_S11_2_dont_fragment_in_send_sets_df_for_that_datagram()
+    {
+        _engine.AllocateOk();
+        Permit(Peer);
+        _engine.Send(Request(StunMethod.Send, (ref StunMessageWriter w) =>
+        {
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer);
+            w.AddAttribute(StunAttributeType.Data, [1]);
+            w.AddAttribute(StunAttributeType.DontFragment, []);
+        }, user: null, cls: StunClass.Indication));
+        _engine.Send(SendIndication(Peer, [2]));
+        Assert.Equal([true, false], Relay.SentWithDontFragment);
+    }
+
     /// <summary>Checklist 99, RFC 8656 §11.2: a Send without DATA or XOR-PEER-ADDRESS is discarded; empty DATA is fine.</summary>
     [Fact]
     public void Rfc8656_S11_2_send_needs_peer_and_data()

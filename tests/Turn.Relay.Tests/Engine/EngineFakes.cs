@@ -11,6 +11,9 @@ internal sealed class FakeRelayEndpoint(TransportAddress address) : IRelayEndpoi
 
     public List<(byte[] Payload, TransportAddress Peer)> Sent { get; } = [];
 
+    /// <summary>Whether each sent datagram asked for DF on its own (a Send indication's DONT-FRAGMENT).</summary>
+    public List<bool> SentWithDontFragment { get; } = [];
+
     public bool Disposed { get; private set; }
 
     public bool DontFragment { get; private set; }
@@ -19,7 +22,11 @@ internal sealed class FakeRelayEndpoint(TransportAddress address) : IRelayEndpoi
 
     public IPeerDataHandler? Handler { get; private set; }
 
-    public void SendToPeer(ReadOnlySpan<byte> payload, in TransportAddress peer) => Sent.Add((payload.ToArray(), peer));
+    public void SendToPeer(ReadOnlySpan<byte> payload, in TransportAddress peer, bool dontFragment = false)
+    {
+        Sent.Add((payload.ToArray(), peer));
+        SentWithDontFragment.Add(dontFragment);
+    }
 
     public void SetDontFragment(bool enabled) => DontFragment = enabled;
 

@@ -39,7 +39,7 @@ public static class CommandLineTranslator
         new("tcp-idle-timeout", null, Kind.Value, "Turn:TcpIdleTimeoutSeconds", null, "SECONDS",
             "Close a TCP connection idle this long (default 300)."),
         new("relay-ip", 'E', Kind.ListValue, "Turn:RelayIps", null, "IP",
-            "Address relay sockets bind to (default: the listening address, or the host's first IPv4)."),
+            "Address relay sockets bind to, one for now (default: the listening address, or the host's first IPv4)."),
         new("min-port", null, Kind.Value, "Turn:MinPort", null, "PORT", "Lowest relay port (default 49152)."),
         new("max-port", null, Kind.Value, "Turn:MaxPort", null, "PORT", "Highest relay port (default 65535)."),
         new("external-ip", 'X', Kind.ListValue, "Turn:ExternalIps", null, "PUBLIC[/PRIVATE]",

@@ -50,6 +50,12 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
     {
         string section = TurnServerOptions.SectionName;
         ValidateAddresses(options.RelayIps, $"{section}:RelayIps", failures);
+        if (options.RelayIps.Count > 1)
+        {
+            // Refuse rather than silently ignore the rest: one relay address (of either family) is served for now.
+            failures.Add($"{section}:RelayIps has {options.RelayIps.Count} entries; one relay address is supported for now.");
+        }
+
         if (options.MinPort is < 1 or > 65535 || options.MaxPort is < 1 or > 65535 || options.MinPort > options.MaxPort)
         {
             failures.Add($"{section}:MinPort and {section}:MaxPort must be 1-65535 with MinPort <= MaxPort (got {options.MinPort}-{options.MaxPort}).");

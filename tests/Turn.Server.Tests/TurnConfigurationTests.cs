@@ -371,6 +371,16 @@ public sealed class TurnConfigurationTests : IDisposable
         Assert.Equal(["dave:four", "carol:three"], options.Users); // lists add up in the order they appear
     }
 
+    /// <summary>A second relay address would be ignored, so it is refused instead.</summary>
+    [Fact]
+    public void More_than_one_relay_ip_is_refused_rather_than_ignored()
+    {
+        ValidateOptionsResult result = Validate("--relay-ip", "10.0.0.1", "--relay-ip", "10.0.0.2");
+        Assert.True(result.Failed);
+        Assert.Contains("Turn:RelayIps", result.FailureMessage, StringComparison.Ordinal);
+        Assert.True(Validate("--relay-ip", "10.0.0.1").Succeeded);
+    }
+
     /// <summary>Listening and relay addresses must be written out: "10.1" is not silently read as 10.0.0.1.</summary>
     [Theory]
     [InlineData("--listening-ip", "10.1", "Turn:ListeningIps:0")]

@@ -7,9 +7,10 @@ using Turn.Stun;
 namespace Turn.Transports;
 
 /// <summary>
-/// The UDP socket behind one relayed transport address. Datagrams from peers land after
-/// <see cref="PeerDataFraming.Headroom"/> bytes of a pinned buffer so the engine can frame them for the client in
-/// place; sends to peers reuse one <see cref="SocketAddress"/>. Nothing here allocates per datagram.
+/// The UDP socket behind one relayed transport address. It waits for data with a zero-length peek, so an idle
+/// allocation owns no buffer; datagrams from peers then land after <see cref="PeerDataFraming.Headroom"/> bytes of
+/// the thread's pinned receive buffer so the engine can frame them for the client in place; sends to peers reuse
+/// one <see cref="SocketAddress"/>. Nothing here allocates per datagram.
 /// </summary>
 /// <remarks>
 /// <see cref="SendToPeer"/> is called from the one loop that serves the allocation's client 5-tuple, so the send
@@ -17,7 +18,8 @@ namespace Turn.Transports;
 /// </remarks>
 internal sealed class UdpRelayEndpoint : IRelayEndpoint
 {
-    private const int ReceiveBufferLength = PeerDataFraming.Headroom + 65536 + PeerDataFraming.Tailroom;
+    /// <summary>Datagrams taken per wake-up before yielding the thread to others.</summary>
+    private const int MaxDatagramsPerWakeUp = 64;
 
     private readonly Socket _socket;
     private readonly TransportCounters _counters;
@@ -126,15 +128,13 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
     private async Task ReceiveLoopAsync(Allocation allocation, IPeerDataHandler handler)
     {
         CancellationToken stopping = _stopping.Token;
-        byte[] buffer = GC.AllocateArray<byte>(ReceiveBufferLength, pinned: true);
-        Memory<byte> payloadArea = buffer.AsMemory(PeerDataFraming.Headroom, 65536);
         var remote = new SocketAddress(_socket.AddressFamily);
         while (!stopping.IsCancellationRequested)
         {
-            int received;
             try
             {
-                received = await _socket.ReceiveFromAsync(payloadArea, SocketFlags.None, remote, stopping).ConfigureAwait(false);
+                // Wait until a datagram is queued without taking it: an idle allocation holds no receive buffer.
+                await _socket.ReceiveFromAsync(Memory<byte>.Empty, SocketFlags.Peek, remote, stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -151,8 +151,55 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
                 continue;
             }
 
+            DrainQueued(allocation, handler, remote);
+        }
+    }
+
+    /// <summary>
+    /// Takes what is queued into the thread's receive buffer, a bounded number of datagrams at a time so one busy
+    /// allocation cannot hold a thread-pool thread for ever. There is no await in here, so the buffer is not shared.
+    /// </summary>
+    private void DrainQueued(Allocation allocation, IPeerDataHandler handler, SocketAddress remote)
+    {
+        byte[] buffer = RelayReceiveBuffer.ForCurrentThread;
+        Span<byte> payloadArea = buffer.AsSpan(PeerDataFraming.Headroom, RelayReceiveBuffer.PayloadLength);
+        int budget = MaxDatagramsPerWakeUp;
+        do
+        {
+            int received;
+            try
+            {
+                received = _socket.ReceiveFrom(payloadArea, SocketFlags.None, remote);
+            }
+            catch (SocketException)
+            {
+                _counters.CountReceiveError();
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+
             _counters.CountRelayedFromPeer();
             Deliver(allocation, handler, buffer, received, remote);
+        }
+        while (--budget > 0 && HasQueuedDatagram());
+    }
+
+    private bool HasQueuedDatagram()
+    {
+        try
+        {
+            return _socket.Available > 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        catch (SocketException)
+        {
+            return false;
         }
     }
 

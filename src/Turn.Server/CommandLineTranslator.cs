@@ -36,6 +36,8 @@ public static class CommandLineTranslator
         new("software", null, Kind.Value, "Turn:Software", null, "NAME",
             "SOFTWARE attribute sent in responses (default \"" + TurnServerOptions.DefaultSoftware + "\")."),
         new("no-software-attribute", null, Kind.Switch, "Turn:Software", "", null, "Send no SOFTWARE attribute."),
+        new("udp-receive-loops", null, Kind.Value, "Turn:UdpReceiveLoops", null, "N",
+            "UDP sockets (one receive loop each) per listening address, sharing the port (default: one per core)."),
         new("tcp-idle-timeout", null, Kind.Value, "Turn:TcpIdleTimeoutSeconds", null, "SECONDS",
             "Close a TCP connection idle this long (default 300)."),
         new("relay-ip", 'E', Kind.ListValue, "Turn:RelayIps", null, "IP",

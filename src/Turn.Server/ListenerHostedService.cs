@@ -88,9 +88,15 @@ internal sealed class ListenerHostedService : IHostedService
             {
                 if (_options.EnableUdp)
                 {
-                    var udp = UdpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, udpLogger);
-                    _udp.Add(udp);
-                    port = udp.LocalEndPoint.Port;
+                    // Several sockets on one port (SO_REUSEPORT), each with its own receive loop; the kernel keeps
+                    // each client on one socket, so a 5-tuple is always served by the same loop.
+                    int sockets = _options.UdpReceiveLoops;
+                    for (int i = 0; i < sockets; i++)
+                    {
+                        var udp = UdpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, udpLogger, reusePort: sockets > 1);
+                        _udp.Add(udp);
+                        port = udp.LocalEndPoint.Port;
+                    }
                 }
 
                 if (_options.EnableTcp)

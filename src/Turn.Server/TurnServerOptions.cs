@@ -24,6 +24,12 @@ public sealed class TurnServerOptions
     /// <summary>RFC 8489 §14.14 SOFTWARE of every response; empty leaves the attribute out.</summary>
     public string? Software { get; set; } = DefaultSoftware;
 
+    /// <summary>
+    /// UDP sockets per listening address, each with its own receive loop, sharing the port through SO_REUSEPORT
+    /// (default: one per processor).
+    /// </summary>
+    public int UdpReceiveLoops { get; set; } = Environment.ProcessorCount;
+
     /// <summary>A TCP connection on which nothing arrives for this long is closed.</summary>
     public int TcpIdleTimeoutSeconds { get; set; } = 300;
 

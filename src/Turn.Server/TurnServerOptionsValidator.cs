@@ -30,6 +30,11 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             failures.Add($"{section}:Software must be fewer than 128 characters (RFC 8489 §14.14).");
         }
 
+        if (options.UdpReceiveLoops is < 1 or > 256)
+        {
+            failures.Add($"{section}:UdpReceiveLoops must be 1-256 (got {options.UdpReceiveLoops}).");
+        }
+
         if (options.TcpIdleTimeoutSeconds < 1)
         {
             failures.Add($"{section}:TcpIdleTimeoutSeconds must be at least 1 (got {options.TcpIdleTimeoutSeconds}).");

@@ -6,11 +6,22 @@ namespace Turn.Transports;
 /// <summary>Creates and binds the listening sockets of both transports the same way.</summary>
 internal static class ListenerSocket
 {
+    // Linux values of SOL_SOCKET and SO_REUSEPORT (asm-generic/socket.h); .NET has no named option for it.
+    private const int SolSocket = 1;
+    private const int SoReusePort = 15;
+
     /// <summary>
     /// One socket per address family: an IPv6 socket never takes IPv4 traffic (no ::ffff: client addresses), so
     /// 0.0.0.0 and :: can listen side by side on one port.
     /// </summary>
-    public static Socket Bind(IPEndPoint endPoint, SocketType socketType, ProtocolType protocolType)
+    public static Socket Bind(IPEndPoint endPoint, SocketType socketType, ProtocolType protocolType) =>
+        Bind(endPoint, socketType, protocolType, reusePort: false);
+
+    /// <summary>
+    /// As above; with <paramref name="reusePort"/> the socket joins a SO_REUSEPORT group, so several sockets share
+    /// one address and port and the kernel spreads clients over them by their address (one client, one socket).
+    /// </summary>
+    public static Socket Bind(IPEndPoint endPoint, SocketType socketType, ProtocolType protocolType, bool reusePort)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         var socket = new Socket(endPoint.AddressFamily, socketType, protocolType);
@@ -25,6 +36,11 @@ internal static class ListenerSocket
             {
                 // A restarted server must be able to listen again while old connections sit in TIME_WAIT.
                 socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            }
+
+            if (reusePort)
+            {
+                socket.SetRawSocketOption(SolSocket, SoReusePort, BitConverter.GetBytes(1));
             }
 
             socket.Bind(endPoint);

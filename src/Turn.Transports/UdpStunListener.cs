@@ -38,9 +38,13 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
     public IPEndPoint LocalEndPoint { get; }
 
     /// <summary>Binds the socket now, so address conflicts surface at start; call <see cref="Start"/> to serve.</summary>
-    public static UdpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters, ILogger logger)
+    public static UdpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters, ILogger logger) =>
+        Bind(endPoint, processor, counters, logger, reusePort: false);
+
+    /// <summary>As above; with <paramref name="reusePort"/> several listeners can share the address (SO_REUSEPORT).</summary>
+    public static UdpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters, ILogger logger, bool reusePort)
     {
-        Socket socket = ListenerSocket.Bind(endPoint, SocketType.Dgram, ProtocolType.Udp);
+        Socket socket = ListenerSocket.Bind(endPoint, SocketType.Dgram, ProtocolType.Udp, reusePort);
         return new UdpStunListener(socket, processor, counters, logger);
     }
 

@@ -38,6 +38,27 @@ public class UdpBindingTests(ServerFixture server) : IClassFixture<ServerFixture
         Assert.Equal((ushort)StunAttributeType.Fingerprint, answer.AttributeOrder[^1]);
     }
 
+    /// <summary>
+    /// --udp-receive-loops (default one per core): several sockets share the port through SO_REUSEPORT, and every
+    /// client, whichever socket the kernel hands it to, is answered from the port it sent to.
+    /// </summary>
+    [Fact]
+    public async Task Several_udp_sockets_share_the_port_and_every_client_is_answered()
+    {
+        var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ListenerRegistry>(server.Services);
+        Assert.Equal(2 * Environment.ProcessorCount, registry.UdpEndPoints.Count);
+        Assert.All(registry.UdpEndPoints, e => Assert.Equal(server.Port, e.Port));
+        for (int i = 0; i < 32; i++)
+        {
+            using Socket socket = UdpSocket(server.V4);
+            var id = TransactionId.NewRandom();
+            byte[]? response = await ExchangeUdpAsync(socket, BindingRequest(id));
+            Assert.NotNull(response);
+            Assert.Equal(id, Decode(response).TransactionId);
+            Assert.Equal(LocalAddress(socket), Decode(response).XorMapped);
+        }
+    }
+
     /// <summary>RFC 8489 §12: a stand-alone server MUST NOT require FINGERPRINT; a bare 20-byte request is answered.</summary>
     [Fact]
     public async Task Rfc8489_S12_Binding_without_fingerprint_is_answered()

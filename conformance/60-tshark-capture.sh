@@ -62,8 +62,9 @@ fi
 
 cap="$tmp/capture.pcapng"
 filter="udp port $srv_port or udp portrange $relay_min-$relay_max"
-echo "# capturing: $TSHARK -n -i lo -f \"$filter\" -w $cap -a duration:$CAPTURE_LIMIT" >&2
-"$TSHARK" -n -i lo -f "$filter" -w "$cap" -a "duration:$CAPTURE_LIMIT" >"$tmp/tshark.out" 2>"$tmp/tshark.err" &
+# A 64 MiB capture buffer (-B) keeps the kernel from dropping frames when the machine is busy.
+echo "# capturing: $TSHARK -n -i lo -B 64 -f \"$filter\" -w $cap -a duration:$CAPTURE_LIMIT" >&2
+"$TSHARK" -n -i lo -B 64 -f "$filter" -w "$cap" -a "duration:$CAPTURE_LIMIT" >"$tmp/tshark.out" 2>"$tmp/tshark.err" &
 tshark_pid=$!
 track_pid "$tshark_pid"
 for _ in $(seq 1 300); do
@@ -148,6 +149,10 @@ fi
 responses=$(count "$from_server && stun.type.class >= 2")
 unmatched=$(count "$from_server && stun.type.class >= 2 && !stun.response-to")
 if [ "$responses" -le 0 ] || [ "$unmatched" != 0 ]; then
+    # Show the unmatched responses, and what tshark said about dropped frames, to tell a server fault from a lost frame.
+    "$TSHARK" -n -r "$cap" -d "udp.port==$srv_port,stun" -Y "$from_server && stun.type.class >= 2 && !stun.response-to" \
+        -T fields -e frame.number -e frame.time_relative -e stun.type -e stun.id 2>/dev/null | sed 's/^/# unmatched: /' >&2
+    sed 's/^/# tshark: /' "$tmp/tshark.err" >&2
     fail "tshark pairs every response of the server with its request" "$unmatched of $responses responses unmatched"
 else
     pass "tshark pairs every response of the server with its request" "$responses responses"

@@ -11,9 +11,12 @@ namespace Turn.Relay.Allocations;
 public sealed class Allocation
 {
     private readonly Lock _sync = new();
-    private readonly ConcurrentDictionary<TransportAddress, long> _permissions = new();
-    private readonly ConcurrentDictionary<ushort, ChannelBinding> _channelsByNumber = new();
-    private readonly ConcurrentDictionary<TransportAddress, ChannelBinding> _channelsByPeer = new();
+    // Writers serialize on _sync, so one lock stripe is enough; the default sizes by core count cost ~0.5-3 KB each.
+    private readonly ConcurrentDictionary<TransportAddress, long> _permissions = new(concurrencyLevel: 1, capacity: 4);
+
+    // Most allocations never bind a channel (Send indications only): these exist from the first ChannelBind on.
+    private ConcurrentDictionary<ushort, ChannelBinding>? _channelsByNumber;
+    private ConcurrentDictionary<TransportAddress, ChannelBinding>? _channelsByPeer;
     private long _expiresAt;
     private int _deleted;
 
@@ -63,7 +66,7 @@ public sealed class Allocation
 
     public int PermissionCount => _permissions.Count;
 
-    public int ChannelCount => _channelsByNumber.Count;
+    public int ChannelCount => Volatile.Read(ref _channelsByNumber)?.Count ?? 0;
 
     public bool IsLive(long now) => !IsDeleted && now < ExpiresAt;
 
@@ -113,11 +116,17 @@ public sealed class Allocation
         }
     }
 
-    public bool TryGetChannel(ushort number, long now, out ChannelBinding channel) =>
-        _channelsByNumber.TryGetValue(number, out channel!) && channel.IsLive(now);
+    public bool TryGetChannel(ushort number, long now, out ChannelBinding channel)
+    {
+        channel = null!;
+        return Volatile.Read(ref _channelsByNumber) is { } channels && channels.TryGetValue(number, out channel!) && channel.IsLive(now);
+    }
 
-    public bool TryGetChannelForPeer(in TransportAddress peer, long now, out ChannelBinding channel) =>
-        _channelsByPeer.TryGetValue(peer, out channel!) && channel.IsLive(now);
+    public bool TryGetChannelForPeer(in TransportAddress peer, long now, out ChannelBinding channel)
+    {
+        channel = null!;
+        return Volatile.Read(ref _channelsByPeer) is { } channels && channels.TryGetValue(peer, out channel!) && channel.IsLive(now);
+    }
 
     /// <summary>
     /// RFC 8656 §12.2: binds <paramref name="number"/> to <paramref name="peer"/> or refreshes that binding. A number
@@ -128,8 +137,17 @@ public sealed class Allocation
     {
         lock (_sync)
         {
-            bool numberBound = _channelsByNumber.TryGetValue(number, out ChannelBinding? byNumber);
-            bool peerBound = _channelsByPeer.TryGetValue(peer, out ChannelBinding? byPeer);
+            // Published by-peer first: a reader that finds the by-number map also finds the by-peer one.
+            if (_channelsByNumber is null)
+            {
+                Volatile.Write(ref _channelsByPeer, new ConcurrentDictionary<TransportAddress, ChannelBinding>(concurrencyLevel: 1, capacity: 4));
+                Volatile.Write(ref _channelsByNumber, new ConcurrentDictionary<ushort, ChannelBinding>(concurrencyLevel: 1, capacity: 4));
+            }
+
+            ConcurrentDictionary<ushort, ChannelBinding> channelsByNumber = _channelsByNumber!;
+            ConcurrentDictionary<TransportAddress, ChannelBinding> channelsByPeer = _channelsByPeer!;
+            bool numberBound = channelsByNumber.TryGetValue(number, out ChannelBinding? byNumber);
+            bool peerBound = channelsByPeer.TryGetValue(peer, out ChannelBinding? byPeer);
             if (numberBound && peerBound && ReferenceEquals(byNumber, byPeer))
             {
                 byNumber!.Refresh(expiresAt);
@@ -141,14 +159,14 @@ public sealed class Allocation
                 return ChannelBindOutcome.Conflict;
             }
 
-            if (_channelsByNumber.Count >= maxChannels)
+            if (channelsByNumber.Count >= maxChannels)
             {
                 return ChannelBindOutcome.AtCapacity;
             }
 
             var binding = new ChannelBinding(number, peer, expiresAt);
-            _channelsByNumber[number] = binding;
-            _channelsByPeer[peer] = binding;
+            channelsByNumber[number] = binding;
+            channelsByPeer[peer] = binding;
             return ChannelBindOutcome.Bound;
         }
     }
@@ -166,12 +184,17 @@ public sealed class Allocation
                 }
             }
 
+            if (_channelsByNumber is null)
+            {
+                return;
+            }
+
             foreach (var (number, channel) in _channelsByNumber)
             {
                 if (!channel.IsLive(now))
                 {
                     _channelsByNumber.TryRemove(number, out _);
-                    _channelsByPeer.TryRemove(channel.Peer, out _);
+                    _channelsByPeer!.TryRemove(channel.Peer, out _);
                 }
             }
         }

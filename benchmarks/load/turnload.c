@@ -1,0 +1,985 @@
+/*
+ * turnload: a small TURN-over-UDP load generator for loopback benchmarks.
+ *
+ * Client side of STUN/TURN, just enough to load a server: Allocate with the long-term credential 401 round
+ * (key = MD5(user:realm:pass), MESSAGE-INTEGRITY = HMAC-SHA1), CreatePermission, ChannelBind, then ChannelData
+ * sent with sendmmsg. It also speaks to rawrelay.c (mode "raw"), which relays ChannelData without any TURN.
+ *
+ * Counting what the relay delivers: the peer is a "sink" socket that never reads. Its receive buffer is tiny,
+ * so nearly everything that arrives is dropped by the kernel and counted in the socket's drop counter
+ * (/proc/net/udp, last column). Arrivals = drops + what was queued (drained with recv when sampled). Reading
+ * nothing keeps the load core free to offer more than the server can relay.
+ *
+ * Safety: every destination must be in 127.0.0.0/8; every loop stops at a deadline and at a packet count.
+ *
+ * Commands (output: key=value lines on stdout, diagnostics on stderr):
+ *   ping     wait until the target answers (Binding, or the raw relay's ping)
+ *   flood    N allocations with a channel each to the sink; ChannelData as fast as possible, or at --rate
+ *   rtt      one allocation with a channel to an echo peer; paced probes, round-trip percentiles
+ *   binding  Binding requests as fast as possible from a few sockets; answers counted at the sockets' drops
+ *   allocs   N authenticated allocations (401 round included), a window of them in flight; rate and RSS
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define COOKIE 0x2112A442u
+#define MAX_BATCH 64
+#define REQ_MAX 320
+
+enum { ST_IDLE, ST_ALLOC0, ST_ALLOC1, ST_PERM, ST_CHAN, ST_DONE, ST_FAIL };
+
+static struct {
+    const char *cmd;
+    struct sockaddr_in server;
+    int raw;                 /* target is rawrelay, not a TURN server */
+    const char *user, *pass, *realm;
+    int pid;                 /* server process, for CPU and RSS */
+    int allocs;              /* allocations (sessions) */
+    int payload;             /* ChannelData payload bytes */
+    double warmup, seconds;  /* warm-up, then measured window */
+    double rate;             /* packets/s offered; 0 = flood */
+    long max_packets;        /* hard cap on packets sent */
+    int window;              /* requests in flight during set-up */
+    double deadline_total;   /* the whole command stops after this many seconds */
+    int want_perm;           /* CreatePermission before ChannelBind */
+    int sockets;             /* binding: sockets */
+    int rcvbuf;              /* SO_RCVBUF of counting sockets */
+    int server_cpu;          /* the core the server is pinned to, for its busy time in /proc/stat; -1: none */
+} cfg = {
+    .user = "load", .pass = "load", .realm = "load.test", .allocs = 16, .payload = 100, .warmup = 1.0,
+    .seconds = 3.0, .max_packets = 50000000, .window = 32, .deadline_total = 120, .want_perm = 1, .sockets = 4,
+    .rcvbuf = 1, .server_cpu = -1,
+};
+
+static double t_start;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "turnload %s: ", cfg.cmd ? cfg.cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+static void check_deadline(void)
+{
+    if (now() - t_start > cfg.deadline_total) die("overall deadline of %.0f s reached", cfg.deadline_total);
+}
+
+static int is_loopback(const struct sockaddr_in *a)
+{
+    return a->sin_family == AF_INET && (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+}
+
+static void parse_addr(const char *s, struct sockaddr_in *a)
+{
+    char host[64];
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon - s >= (long)sizeof host) die("bad address %s (want IP:PORT)", s);
+    memcpy(host, s, colon - s);
+    host[colon - s] = 0;
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &a->sin_addr) != 1) die("bad IPv4 address %s", host);
+    if (!is_loopback(a)) die("refusing %s: only loopback (127.0.0.0/8) targets are allowed", s);
+}
+
+/* ---------- process figures from /proc ---------- */
+
+static double proc_cpu_seconds(int pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p) return -1;
+    unsigned long utime = 0, stime = 0;
+    /* after ") ": state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
+    return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+static long proc_rss_kib(int pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kib) == 1) break;
+    fclose(f);
+    return kib;
+}
+
+/* Busy and softirq time of one core (/proc/stat), in seconds: everything that ran there, not only the server. */
+static void core_seconds(int cpu, double *busy, double *softirq)
+{
+    char line[512], name[16];
+    *busy = *softirq = -1;
+    if (cpu < 0) return;
+    snprintf(name, sizeof name, "cpu%d ", cpu);
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long v[10] = { 0 };
+        if (strncmp(line, name, strlen(name)) != 0) continue;
+        sscanf(line + strlen(name), "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+               &v[5], &v[6], &v[7]);
+        double tck = (double)sysconf(_SC_CLK_TCK);
+        /* user nice system idle iowait irq softirq steal */
+        *busy = (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / tck;
+        *softirq = (v[5] + v[6]) / tck;
+        break;
+    }
+    fclose(f);
+}
+
+static double self_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* ---------- counting sockets: drops in /proc/net/udp + drained queue ---------- */
+
+typedef struct {
+    int fd;
+    unsigned long inode;
+    unsigned long long drained;
+} counter_t;
+
+static int udp_socket(int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    if (fd < 0) die("socket: %s", strerror(errno));
+    if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+        die("SO_RCVBUF: %s", strerror(errno));
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) die("bind: %s", strerror(errno));
+    return fd;
+}
+
+static void counter_init(counter_t *c, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) die("fstat: %s", strerror(errno));
+    c->fd = fd;
+    c->inode = st.st_ino;
+    c->drained = 0;
+}
+
+/* Arrivals so far for each counter: kernel drops + datagrams drained from the queue (drained now). */
+static void counters_sample(counter_t *cs, int n, unsigned long long *out)
+{
+    static char buf[1 << 16];
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 1000000; k++) {
+            if (recv(cs[i].fd, buf, sizeof buf, MSG_DONTWAIT) < 0) break;
+            cs[i].drained++;
+        }
+        out[i] = (unsigned long long)-1;
+    }
+    FILE *f = fopen("/proc/net/udp", "r");
+    if (!f) die("/proc/net/udp: %s", strerror(errno));
+    char line[512];
+    int found = 0;
+    while (found < n && fgets(line, sizeof line, f)) {
+        unsigned long inode;
+        unsigned long long drops;
+        char *tok[16];
+        int nt = 0;
+        for (char *s = strtok(line, " \n"); s && nt < 16; s = strtok(NULL, " \n")) tok[nt++] = s;
+        if (nt < 13 || !strcmp(tok[0], "sl")) continue;
+        inode = strtoul(tok[9], NULL, 10);
+        drops = strtoull(tok[nt - 1], NULL, 10);
+        for (int i = 0; i < n; i++)
+            if (cs[i].inode == inode && out[i] == (unsigned long long)-1) {
+                out[i] = drops + cs[i].drained;
+                found++;
+            }
+    }
+    fclose(f);
+    if (found < n) die("socket not found in /proc/net/udp");
+}
+
+static unsigned long long counters_total(counter_t *cs, int n)
+{
+    unsigned long long v[64], t = 0;
+    if (n > 64) die("too many counters");
+    counters_sample(cs, n, v);
+    for (int i = 0; i < n; i++) t += v[i];
+    return t;
+}
+
+/* ---------- STUN messages ---------- */
+
+typedef struct {
+    uint8_t b[REQ_MAX];
+    int len;
+} msg_t;
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v; }
+static void put32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static void msg_init(msg_t *m, uint16_t type)
+{
+    put16(m->b, type);
+    put16(m->b + 2, 0);
+    put32(m->b + 4, COOKIE);
+    for (int i = 0; i < 12; i++) m->b[8 + i] = (uint8_t)rng();
+    m->len = 20;
+}
+
+static void msg_attr(msg_t *m, uint16_t type, const void *v, int len)
+{
+    int padded = (len + 3) & ~3;
+    if (m->len + 4 + padded > REQ_MAX) die("request too long");
+    put16(m->b + m->len, type);
+    put16(m->b + m->len + 2, (uint16_t)len);
+    memcpy(m->b + m->len + 4, v, len);
+    memset(m->b + m->len + 4 + len, 0, padded - len);
+    m->len += 4 + padded;
+    put16(m->b + 2, (uint16_t)(m->len - 20));
+}
+
+static void msg_xor_addr(msg_t *m, uint16_t type, const struct sockaddr_in *a)
+{
+    uint8_t v[8] = { 0, 1 };
+    put16(v + 2, ntohs(a->sin_port) ^ (COOKIE >> 16));
+    put32(v + 4, ntohl(a->sin_addr.s_addr) ^ COOKIE);
+    msg_attr(m, type, v, 8);
+}
+
+static uint8_t lt_key[16];
+
+static void msg_auth(msg_t *m, const char *nonce, int nonce_len)
+{
+    msg_attr(m, 0x0006, cfg.user, (int)strlen(cfg.user));
+    msg_attr(m, 0x0014, cfg.realm, (int)strlen(cfg.realm));
+    msg_attr(m, 0x0015, nonce, nonce_len);
+    /* RFC 8489 §14.5: the length field counts MESSAGE-INTEGRITY itself while hashing. */
+    put16(m->b + 2, (uint16_t)(m->len - 20 + 24));
+    uint8_t mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    HMAC(EVP_sha1(), lt_key, 16, m->b, m->len, mac, &mac_len);
+    msg_attr(m, 0x0008, mac, 20);
+}
+
+static void derive_key(void)
+{
+    char s[512];
+    unsigned int n = 0;
+    snprintf(s, sizeof s, "%s:%s:%s", cfg.user, cfg.realm, cfg.pass);
+    if (!EVP_Digest(s, strlen(s), lt_key, &n, EVP_md5(), NULL) || n != 16) die("MD5 unavailable");
+}
+
+typedef struct {
+    uint16_t type;
+    int error;                 /* 0, or class*100+number */
+    char nonce[256];
+    int nonce_len;
+    char realm[256];
+    struct sockaddr_in relayed;
+} resp_t;
+
+static int parse_response(const uint8_t *b, int len, const uint8_t *tid, resp_t *r)
+{
+    if (len < 20 || get32(b + 4) != COOKIE || (b[0] & 0xC0) != 0) return 0;
+    if (tid && memcmp(b + 8, tid, 12) != 0) return 0;
+    int mlen = get16(b + 2);
+    if (20 + mlen > len) return 0;
+    memset(r, 0, sizeof *r);
+    r->type = get16(b);
+    for (int off = 20; off + 4 <= 20 + mlen;) {
+        uint16_t at = get16(b + off), al = get16(b + off + 2);
+        const uint8_t *v = b + off + 4;
+        if (off + 4 + al > 20 + mlen) break;
+        if (at == 0x0009 && al >= 4) r->error = (v[2] & 7) * 100 + v[3];
+        else if (at == 0x0015 && al < sizeof r->nonce) { memcpy(r->nonce, v, al); r->nonce_len = al; }
+        else if (at == 0x0014 && al < sizeof r->realm) { memcpy(r->realm, v, al); r->realm[al] = 0; }
+        else if (at == 0x0016 && al == 8 && v[1] == 1) {
+            r->relayed.sin_family = AF_INET;
+            r->relayed.sin_port = htons(get16(v + 2) ^ (COOKIE >> 16));
+            r->relayed.sin_addr.s_addr = htonl(get32(v + 4) ^ COOKIE);
+        }
+        off += 4 + ((al + 3) & ~3);
+    }
+    return 1;
+}
+
+/* ---------- sessions: one client socket, one allocation ---------- */
+
+typedef struct {
+    int fd;
+    int state;
+    int final_state;         /* where this session stops */
+    int retries;
+    int error;
+    double sent_at;
+    uint16_t channel;
+    char nonce[256];
+    int nonce_len;
+    struct sockaddr_in relayed;
+    msg_t req;
+} sess_t;
+
+static struct sockaddr_in peer_addr; /* sink or echo peer, the XOR-PEER-ADDRESS of every session */
+
+static int client_socket(void)
+{
+    int fd = udp_socket(0);
+    if (connect(fd, (struct sockaddr *)&cfg.server, sizeof cfg.server) < 0) die("connect: %s", strerror(errno));
+    return fd;
+}
+
+static void sess_send(sess_t *s)
+{
+    s->sent_at = now();
+    if (send(s->fd, s->req.b, s->req.len, 0) < 0 && errno != EAGAIN && errno != ECONNREFUSED)
+        die("send: %s", strerror(errno));
+}
+
+static void sess_request(sess_t *s, int state)
+{
+    s->state = state;
+    s->retries = 0;
+    switch (state) {
+    case ST_ALLOC0:
+    case ST_ALLOC1: {
+        msg_init(&s->req, 0x0003);
+        uint8_t transport[4] = { 17, 0, 0, 0 };
+        msg_attr(&s->req, 0x0019, transport, 4);
+        if (state == ST_ALLOC1) msg_auth(&s->req, s->nonce, s->nonce_len);
+        break;
+    }
+    case ST_PERM:
+        msg_init(&s->req, 0x0008);
+        msg_xor_addr(&s->req, 0x0012, &peer_addr);
+        msg_auth(&s->req, s->nonce, s->nonce_len);
+        break;
+    case ST_CHAN: {
+        uint8_t ch[4] = { s->channel >> 8, s->channel & 0xFF, 0, 0 };
+        msg_init(&s->req, 0x0009);
+        msg_attr(&s->req, 0x000C, ch, 4);
+        msg_xor_addr(&s->req, 0x0012, &peer_addr);
+        msg_auth(&s->req, s->nonce, s->nonce_len);
+        break;
+    }
+    default:
+        return;
+    }
+    sess_send(s);
+}
+
+static void sess_next(sess_t *s, int after)
+{
+    int next = after == ST_ALLOC1 ? (cfg.want_perm ? ST_PERM : ST_CHAN) : after == ST_PERM ? ST_CHAN : ST_DONE;
+    if (after >= s->final_state || next > s->final_state) next = ST_DONE;
+    if (next == ST_DONE) s->state = ST_DONE;
+    else sess_request(s, next);
+}
+
+static void sess_on_datagram(sess_t *s, const uint8_t *b, int len)
+{
+    resp_t r;
+    if (s->state <= ST_IDLE || s->state >= ST_DONE) return;
+    if (!parse_response(b, len, s->req.b + 8, &r)) return;
+    int success = (r.type & 0x0110) == 0x0100, failure = (r.type & 0x0110) == 0x0110;
+    if (failure && (r.error == 401 || r.error == 438) && r.nonce_len > 0 && s->retries < 4) {
+        /* 401 on the first Allocate is the expected challenge; 438 asks for a fresh nonce. */
+        memcpy(s->nonce, r.nonce, r.nonce_len);
+        s->nonce_len = r.nonce_len;
+        if (r.realm[0] && strcmp(r.realm, cfg.realm) != 0) die("server realm is %s, expected %s", r.realm, cfg.realm);
+        int again = s->state == ST_ALLOC0 ? ST_ALLOC1 : s->state;
+        int retries = s->retries + (s->state == ST_ALLOC0 ? 0 : 1);
+        sess_request(s, again);
+        s->retries = retries;
+        return;
+    }
+    if (failure) {
+        s->error = r.error;
+        s->state = ST_FAIL;
+        return;
+    }
+    if (!success) return;
+    if (s->state == ST_ALLOC1) s->relayed = r.relayed;
+    sess_next(s, s->state);
+}
+
+/*
+ * Drives sessions [0, n) to their final state with at most `window` in flight. Sockets are opened as sessions
+ * start. Returns the number that reached ST_DONE; `on_done(i)` is called after each (may be NULL).
+ */
+static int run_sessions(sess_t *ss, int n, int window, double deadline, void (*on_done)(int))
+{
+    int ep = epoll_create1(0);
+    if (ep < 0) die("epoll: %s", strerror(errno));
+    int next = 0, inflight = 0, done = 0, failed = 0;
+    int *active = calloc(window, sizeof(int));
+    uint8_t buf[2048];
+    while (done + failed < n) {
+        if (now() > deadline) {
+            fprintf(stderr, "turnload: set-up deadline: %d of %d sessions done, %d failed\n", done, n, failed);
+            break;
+        }
+        while (inflight < window && next < n) {
+            sess_t *s = &ss[next];
+            s->fd = client_socket();
+            s->channel = (uint16_t)(0x4000 + (next % 0x1000));
+            struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)next };
+            if (epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev) < 0) die("epoll_ctl: %s", strerror(errno));
+            if (cfg.raw) {
+                /* rawrelay: no allocation; a datagram telling it where the peer is stands in for ChannelBind. */
+                uint8_t m[16] = "RAWPEER";
+                memcpy(m + 8, &peer_addr.sin_addr, 4);
+                memcpy(m + 12, &peer_addr.sin_port, 2);
+                memcpy(s->req.b, m, 14);
+                s->req.len = 14;
+                s->state = ST_ALLOC1;
+                sess_send(s);
+            } else {
+                sess_request(s, ST_ALLOC0);
+            }
+            active[inflight++] = next++;
+        }
+        struct epoll_event evs[64];
+        int ne = epoll_wait(ep, evs, 64, 5);
+        for (int e = 0; e < ne; e++) {
+            sess_t *s = &ss[evs[e].data.u32];
+            for (int k = 0; k < 16; k++) {
+                int len = (int)recv(s->fd, buf, sizeof buf, MSG_DONTWAIT);
+                if (len < 0) break;
+                if (cfg.raw) {
+                    if (len >= 5 && !memcmp(buf, "RAWOK", 5) && s->state == ST_ALLOC1) s->state = ST_DONE;
+                } else {
+                    sess_on_datagram(s, buf, len);
+                }
+            }
+        }
+        double t = now();
+        for (int a = 0; a < inflight;) {
+            sess_t *s = &ss[active[a]];
+            if (s->state == ST_DONE || s->state == ST_FAIL) {
+                if (s->state == ST_DONE) {
+                    done++;
+                    if (on_done) on_done(active[a]);
+                } else {
+                    failed++;
+                    if (failed <= 3)
+                        fprintf(stderr, "turnload: session %d failed, error %d\n", active[a], s->error);
+                }
+                epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
+                active[a] = active[--inflight];
+                continue;
+            }
+            if (t - s->sent_at > 0.5) {
+                if (++s->retries > 6) {
+                    s->state = ST_FAIL;
+                    s->error = -1; /* timeout */
+                    continue;
+                }
+                sess_send(s);
+            }
+            a++;
+        }
+    }
+    free(active);
+    close(ep);
+    if (failed) fprintf(stderr, "turnload: %d of %d sessions failed\n", failed, n);
+    return done;
+}
+
+static sess_t *setup_sessions(int n, int final_state)
+{
+    sess_t *ss = calloc(n, sizeof *ss);
+    for (int i = 0; i < n; i++) ss[i].final_state = final_state;
+    int ok = run_sessions(ss, n, cfg.window, now() + 20, NULL);
+    if (ok < n) die("only %d of %d sessions set up", ok, n);
+    return ss;
+}
+
+/* Refresh with LIFETIME 0 for every allocation, so a later test reusing a client port gets no 437. */
+static void release_sessions(sess_t *ss, int n)
+{
+    if (cfg.raw) return;
+    for (int i = 0; i < n; i++) {
+        if (ss[i].state != ST_DONE) continue;
+        uint8_t zero[4] = { 0, 0, 0, 0 };
+        msg_init(&ss[i].req, 0x0004);
+        msg_attr(&ss[i].req, 0x000D, zero, 4);
+        msg_auth(&ss[i].req, ss[i].nonce, ss[i].nonce_len);
+        send(ss[i].fd, ss[i].req.b, ss[i].req.len, MSG_DONTWAIT);
+        if (i % 64 == 63) usleep(1000);
+    }
+    usleep(100000);
+}
+
+/* ---------- ChannelData sending ---------- */
+
+typedef struct {
+    sess_t *ss;
+    int n;
+    int next;
+    uint8_t (*pkts)[1600];
+    int pkt_len;
+    struct mmsghdr msgs[MAX_BATCH];
+    struct iovec iov[MAX_BATCH];
+} sender_t;
+
+static void sender_init(sender_t *sd, sess_t *ss, int n)
+{
+    sd->ss = ss;
+    sd->n = n;
+    sd->next = 0;
+    sd->pkt_len = 4 + cfg.payload;
+    sd->pkts = calloc(n, sizeof *sd->pkts);
+    for (int i = 0; i < n; i++) {
+        put16(sd->pkts[i], ss[i].channel);
+        put16(sd->pkts[i] + 2, (uint16_t)cfg.payload);
+        for (int k = 0; k < cfg.payload; k++) sd->pkts[i][4 + k] = (uint8_t)(k * 7 + i);
+    }
+    memset(sd->msgs, 0, sizeof sd->msgs);
+}
+
+/* Sends up to `count` ChannelData packets from the next session; returns how many the kernel took. */
+static int sender_batch(sender_t *sd, int count)
+{
+    int i = sd->next;
+    sd->next = (sd->next + 1) % sd->n;
+    if (count > MAX_BATCH) count = MAX_BATCH;
+    for (int k = 0; k < count; k++) {
+        sd->iov[k].iov_base = sd->pkts[i];
+        sd->iov[k].iov_len = sd->pkt_len;
+        sd->msgs[k].msg_hdr.msg_iov = &sd->iov[k];
+        sd->msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    int r = sendmmsg(sd->ss[i].fd, sd->msgs, count, MSG_DONTWAIT);
+    if (r < 0) {
+        if (errno == EAGAIN || errno == ENOBUFS || errno == ECONNREFUSED) return 0;
+        die("sendmmsg: %s", strerror(errno));
+    }
+    return r;
+}
+
+static void drain_clients(sess_t *ss, int n)
+{
+    uint8_t buf[2048];
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 4096 && recv(ss[i].fd, buf, sizeof buf, MSG_DONTWAIT) >= 0; k++) {}
+}
+
+/* ---------- commands ---------- */
+
+static int cmd_ping(void)
+{
+    int fd = client_socket();
+    double end = now() + (cfg.seconds > 0 ? cfg.seconds : 15);
+    uint8_t buf[2048];
+    for (int tries = 0; now() < end && tries < 1000; tries++) {
+        msg_t m;
+        if (cfg.raw) { memcpy(m.b, "RAWPING", 7); m.len = 7; }
+        else msg_init(&m, 0x0001);
+        send(fd, m.b, m.len, 0);
+        struct timeval tv = { 0, 100000 };
+        fd_set rf;
+        FD_ZERO(&rf);
+        FD_SET(fd, &rf);
+        if (select(fd + 1, &rf, NULL, NULL, &tv) > 0) {
+            int len = (int)recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (cfg.raw ? (len >= 5 && !memcmp(buf, "RAWOK", 5)) : (len >= 20 && get16(buf) == 0x0101)) {
+                printf("ready=1\n");
+                return 0;
+            }
+            if (len < 0) usleep(100000); /* ECONNREFUSED: nothing listening yet */
+        }
+    }
+    printf("ready=0\n");
+    return 1;
+}
+
+static int cmd_flood(void)
+{
+    int sink = udp_socket(cfg.rcvbuf);
+    counter_t ctr;
+    counter_init(&ctr, sink);
+    socklen_t al = sizeof peer_addr;
+    getsockname(sink, (struct sockaddr *)&peer_addr, &al);
+
+    double t0 = now();
+    sess_t *ss = setup_sessions(cfg.allocs, ST_CHAN);
+    double setup = now() - t0;
+    sender_t sd;
+    sender_init(&sd, ss, cfg.allocs);
+
+    /* The path must work before anything is timed: a few packets per session must reach the sink. */
+    unsigned long long a0 = counters_total(&ctr, 1);
+    for (int i = 0; i < cfg.allocs; i++) sender_batch(&sd, 2);
+    unsigned long long a1 = a0;
+    for (int k = 0; k < 100 && a1 - a0 < (unsigned long long)cfg.allocs * 2; k++) {
+        usleep(10000);
+        a1 = counters_total(&ctr, 1);
+    }
+    if (a1 - a0 < (unsigned long long)cfg.allocs * 2)
+        die("relay path check: %llu of %d packets reached the sink", a1 - a0, cfg.allocs * 2);
+
+    double start = now(), t_measure = start + cfg.warmup, t_end = t_measure + cfg.seconds;
+    long sent = 0, sent_at_measure = 0;
+    int measuring = 0;
+    unsigned long long arr1 = 0;
+    double cpu1 = 0, self1 = 0, tm1 = 0, batch_due = 0, core1 = 0, sirq1 = 0, core2, sirq2;
+    int per_tick = cfg.rate > 0 ? (int)(cfg.rate / 2000) + 1 : MAX_BATCH; /* paced in ~0.5 ms steps */
+    if (per_tick > MAX_BATCH) per_tick = MAX_BATCH;
+    for (;;) {
+        double t = now();
+        if (!measuring && t >= t_measure) {
+            measuring = 1;
+            arr1 = counters_total(&ctr, 1);
+            cpu1 = proc_cpu_seconds(cfg.pid);
+            self1 = self_cpu_seconds();
+            core_seconds(cfg.server_cpu, &core1, &sirq1);
+            tm1 = now();
+            sent_at_measure = sent;
+        }
+        if (t >= t_end || sent >= cfg.max_packets) break;
+        if (cfg.rate > 0) {
+            batch_due = (t - start) * cfg.rate;
+            if (sent >= batch_due) {
+                struct timespec ts = { 0, 50000 };
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            long want = (long)batch_due - sent + 1;
+            sent += sender_batch(&sd, want < per_tick ? (int)want : per_tick);
+        } else {
+            sent += sender_batch(&sd, MAX_BATCH);
+        }
+    }
+    double tm2 = now();
+    unsigned long long arr2 = counters_total(&ctr, 1);
+    double cpu2 = proc_cpu_seconds(cfg.pid), self2 = self_cpu_seconds();
+    core_seconds(cfg.server_cpu, &core2, &sirq2);
+    double dt = tm2 - tm1;
+    double relayed = (double)(arr2 - arr1), offered = (double)(sent - sent_at_measure);
+    printf("setup_seconds=%.3f\n", setup);
+    printf("window_seconds=%.3f\n", dt);
+    printf("offered_pps=%.0f\n", offered / dt);
+    printf("relayed_pps=%.0f\n", relayed / dt);
+    printf("loss_pct=%.3f\n", offered > 0 && relayed < offered ? 100.0 * (1 - relayed / offered) : 0);
+    if (cfg.pid > 0 && cpu1 >= 0 && cpu2 >= 0) {
+        printf("server_cpu_pct=%.1f\n", 100.0 * (cpu2 - cpu1) / dt);
+        printf("server_cpu_us_per_pkt=%.3f\n", relayed > 0 ? 1e6 * (cpu2 - cpu1) / relayed : 0);
+    }
+    printf("generator_cpu_pct=%.1f\n", 100.0 * (self2 - self1) / dt);
+    if (core1 >= 0 && core2 >= 0) {
+        printf("server_core_busy_pct=%.1f\n", 100.0 * (core2 - core1) / dt);
+        printf("server_core_softirq_pct=%.1f\n", 100.0 * (sirq2 - sirq1) / dt);
+    }
+    release_sessions(ss, cfg.allocs);
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmd_rtt(void)
+{
+    /* The echo peer reads everything and sends it back to where it came from (the relayed address). */
+    int echo = udp_socket(1 << 20);
+    socklen_t al = sizeof peer_addr;
+    getsockname(echo, (struct sockaddr *)&peer_addr, &al);
+    int n = cfg.allocs;
+    sess_t *ss = setup_sessions(n, ST_CHAN);
+    drain_clients(ss, n);
+    double rate = cfg.rate > 0 ? cfg.rate : 20000;
+    long cap = (long)(rate * (cfg.warmup + cfg.seconds)) + 16;
+    if (cap > cfg.max_packets) cap = cfg.max_packets;
+    double *rtts = malloc(sizeof(double) * (size_t)cap);
+    long nrtt = 0, sent = 0, sent_measured = 0, got_measured = 0;
+    uint8_t pkt[1600], buf[2048];
+    int pkt_len = 4 + cfg.payload;
+    memset(pkt, 0, sizeof pkt);
+    put16(pkt + 2, (uint16_t)cfg.payload);
+    struct mmsghdr msgs[MAX_BATCH];
+    struct iovec iov[MAX_BATCH];
+    struct sockaddr_in from[MAX_BATCH];
+    static uint8_t ebuf[MAX_BATCH][2048];
+    for (int k = 0; k < MAX_BATCH; k++) {
+        iov[k].iov_base = ebuf[k];
+        iov[k].iov_len = sizeof ebuf[k];
+    }
+    double start = now(), t_measure = start + cfg.warmup, t_stop = t_measure + cfg.seconds, t_end = t_stop + 0.2;
+    double next_send = start, interval = 1.0 / rate;
+    double cpu1 = -1, cpu2 = -1, tm1 = 0, tm2 = 0;
+    for (long iter = 0;; iter++) {
+        double t = now();
+        if (cpu1 < 0 && t >= t_measure) { cpu1 = proc_cpu_seconds(cfg.pid); tm1 = t; }
+        if (cpu2 < 0 && t >= t_stop) { cpu2 = proc_cpu_seconds(cfg.pid); tm2 = t; }
+        if (t >= t_end) break;
+        if (t < t_stop && t >= next_send && sent < cap) {
+            sess_t *s = &ss[sent % n];
+            put16(pkt, s->channel);
+            memcpy(pkt + 4, &t, sizeof t);
+            memcpy(pkt + 12, &sent, sizeof sent);
+            if (send(s->fd, pkt, pkt_len, MSG_DONTWAIT) == pkt_len) {
+                sent++;
+                if (t >= t_measure) sent_measured++;
+            }
+            next_send += interval;
+            if (t - next_send > 0.01) next_send = t; /* fell behind: do not burst */
+        }
+        /* echo peer */
+        for (int k = 0; k < MAX_BATCH; k++) {
+            msgs[k].msg_hdr = (struct msghdr){ .msg_name = &from[k], .msg_namelen = sizeof from[k],
+                                               .msg_iov = &iov[k], .msg_iovlen = 1 };
+        }
+        int r = recvmmsg(echo, msgs, MAX_BATCH, MSG_DONTWAIT, NULL);
+        if (r > 0) {
+            for (int k = 0; k < r; k++) iov[k].iov_len = msgs[k].msg_len;
+            sendmmsg(echo, msgs, r, MSG_DONTWAIT);
+            for (int k = 0; k < r; k++) iov[k].iov_len = sizeof ebuf[k];
+        }
+        /* clients */
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < 64; k++) {
+                int len = (int)recv(ss[i].fd, buf, sizeof buf, MSG_DONTWAIT);
+                if (len < 0) break;
+                const uint8_t *p = NULL;
+                if (len >= 4 + 16 && (buf[0] & 0xC0) == 0x40) p = buf + 4;
+                else if (len >= 20 && get16(buf) == 0x0117) { /* Data indication: find DATA */
+                    for (int off = 20; off + 4 <= len;) {
+                        uint16_t at = get16(buf + off), l = get16(buf + off + 2);
+                        if (at == 0x0013 && off + 4 + l <= len && l >= 16) { p = buf + off + 4; break; }
+                        off += 4 + ((l + 3) & ~3);
+                    }
+                }
+                if (!p) continue;
+                double ts;
+                memcpy(&ts, p, sizeof ts);
+                double tr = now();
+                if (ts >= t_measure && ts < t_stop && nrtt < cap) {
+                    rtts[nrtt++] = tr - ts;
+                    got_measured++;
+                }
+            }
+        }
+        if ((iter & 0xFFFF) == 0) check_deadline();
+    }
+    qsort(rtts, nrtt, sizeof *rtts, cmp_double);
+    double dt = tm2 - tm1;
+    printf("probe_pps=%.0f\n", sent_measured / cfg.seconds);
+    printf("rtt_samples=%ld\n", nrtt);
+    printf("rtt_loss_pct=%.3f\n", sent_measured ? 100.0 * (1 - (double)got_measured / sent_measured) : 100.0);
+    if (nrtt > 0) {
+        printf("rtt_p50_us=%.1f\n", 1e6 * rtts[(long)(nrtt * 0.50)]);
+        printf("rtt_p99_us=%.1f\n", 1e6 * rtts[(long)(nrtt * 0.99)]);
+        printf("rtt_max_us=%.1f\n", 1e6 * rtts[nrtt - 1]);
+    }
+    if (cfg.pid > 0 && cpu1 >= 0 && cpu2 >= 0 && dt > 0) printf("server_cpu_pct=%.1f\n", 100.0 * (cpu2 - cpu1) / dt);
+    release_sessions(ss, n);
+    return 0;
+}
+
+static int cmd_binding(void)
+{
+    int n = cfg.sockets;
+    if (n > 64) n = 64;
+    counter_t ctr[64];
+    int fds[64];
+    uint8_t buf[2048];
+    for (int i = 0; i < n; i++) {
+        fds[i] = udp_socket(cfg.rcvbuf);
+        if (connect(fds[i], (struct sockaddr *)&cfg.server, sizeof cfg.server) < 0) die("connect: %s", strerror(errno));
+        counter_init(&ctr[i], fds[i]);
+    }
+    msg_t req;
+    msg_init(&req, 0x0001);
+    /* Every socket must get a Binding success answer before the flood. */
+    for (int i = 0; i < n; i++) {
+        int ok = 0;
+        for (int tries = 0; tries < 20 && !ok; tries++) {
+            send(fds[i], req.b, req.len, 0);
+            usleep(20000);
+            int len;
+            while ((len = (int)recv(fds[i], buf, sizeof buf, MSG_DONTWAIT)) >= 0)
+                if (len >= 20 && get16(buf) == 0x0101 && !memcmp(buf + 8, req.b + 8, 12)) ok = 1;
+        }
+        if (!ok) die("no Binding success response");
+    }
+    struct mmsghdr msgs[MAX_BATCH];
+    struct iovec iov = { req.b, (size_t)req.len };
+    memset(msgs, 0, sizeof msgs);
+    for (int k = 0; k < MAX_BATCH; k++) { msgs[k].msg_hdr.msg_iov = &iov; msgs[k].msg_hdr.msg_iovlen = 1; }
+    double start = now(), t_measure = start + cfg.warmup, t_end = t_measure + cfg.seconds;
+    long sent = 0, sent1 = 0;
+    int measuring = 0, next = 0;
+    unsigned long long a1 = 0;
+    double cpu1 = 0, tm1 = 0;
+    for (;;) {
+        double t = now();
+        if (!measuring && t >= t_measure) {
+            measuring = 1;
+            a1 = counters_total(ctr, n);
+            cpu1 = proc_cpu_seconds(cfg.pid);
+            tm1 = now();
+            sent1 = sent;
+        }
+        if (t >= t_end || sent >= cfg.max_packets) break;
+        int r = sendmmsg(fds[next], msgs, MAX_BATCH, MSG_DONTWAIT);
+        if (r > 0) sent += r;
+        next = (next + 1) % n;
+    }
+    double tm2 = now();
+    unsigned long long a2 = counters_total(ctr, n);
+    double cpu2 = proc_cpu_seconds(cfg.pid), dt = tm2 - tm1;
+    printf("offered_rps=%.0f\n", (sent - sent1) / dt);
+    printf("binding_rps=%.0f\n", (a2 - a1) / dt);
+    if (cfg.pid > 0) {
+        printf("server_cpu_pct=%.1f\n", 100.0 * (cpu2 - cpu1) / dt);
+        printf("server_cpu_us_per_binding=%.3f\n", a2 > a1 ? 1e6 * (cpu2 - cpu1) / (a2 - a1) : 0);
+    }
+    return 0;
+}
+
+static long rss_warm = -1;
+static int warm_count = 200;
+static double t_warm;
+static void on_alloc_done(int i)
+{
+    static int done;
+    (void)i;
+    if (++done == warm_count) {
+        rss_warm = proc_rss_kib(cfg.pid);
+        t_warm = now();
+    }
+}
+
+static int cmd_allocs(void)
+{
+    /* Only the address matters: permissions are not installed here. */
+    peer_addr.sin_family = AF_INET;
+    peer_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    peer_addr.sin_port = htons(9);
+    int n = cfg.allocs;
+    if (n <= warm_count) warm_count = n / 2;
+    sess_t *ss = calloc(n, sizeof *ss);
+    for (int i = 0; i < n; i++) ss[i].final_state = ST_ALLOC1;
+    long rss0 = proc_rss_kib(cfg.pid);
+    double cpu0 = proc_cpu_seconds(cfg.pid);
+    double t0 = now();
+    int ok = run_sessions(ss, n, cfg.window, t0 + (cfg.seconds > 0 ? cfg.seconds : 60), on_alloc_done);
+    double t1 = now(), cpu1 = proc_cpu_seconds(cfg.pid);
+    usleep(500000);
+    long rss1 = proc_rss_kib(cfg.pid);
+    printf("allocations=%d\n", ok);
+    printf("allocs_per_s=%.0f\n", ok / (t1 - t0));
+    printf("server_cpu_us_per_alloc=%.1f\n", ok > 0 ? 1e6 * (cpu1 - cpu0) / ok : 0);
+    printf("rss_start_kib=%ld\n", rss0);
+    printf("rss_end_kib=%ld\n", rss1);
+    if (rss_warm > 0 && ok > warm_count)
+        printf("rss_per_alloc_kib=%.2f\n", (double)(rss1 - rss_warm) / (ok - warm_count));
+    (void)t_warm;
+    return ok == n ? 0 : 1;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+        "usage: turnload ping|flood|rtt|binding|allocs --server 127.0.0.1:PORT [--raw] [--user U --pass P --realm R]\n"
+        "       [--pid SERVER_PID] [--allocs N] [--payload BYTES] [--warmup S] [--seconds S] [--rate PPS]\n"
+        "       [--max-packets N] [--window N] [--sockets N] [--no-permission] [--deadline S] [--server-cpu N]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) usage();
+    cfg.cmd = argv[1];
+    int have_server = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name) (!strcmp(a, name) && v && (i++, 1))
+        if (ARG("--server")) { parse_addr(v, &cfg.server); have_server = 1; }
+        else if (!strcmp(a, "--raw")) cfg.raw = 1;
+        else if (!strcmp(a, "--no-permission")) cfg.want_perm = 0;
+        else if (ARG("--user")) cfg.user = v;
+        else if (ARG("--pass")) cfg.pass = v;
+        else if (ARG("--realm")) cfg.realm = v;
+        else if (ARG("--pid")) cfg.pid = atoi(v);
+        else if (ARG("--allocs")) cfg.allocs = atoi(v);
+        else if (ARG("--payload")) cfg.payload = atoi(v);
+        else if (ARG("--warmup")) cfg.warmup = atof(v);
+        else if (ARG("--seconds")) cfg.seconds = atof(v);
+        else if (ARG("--rate")) cfg.rate = atof(v);
+        else if (ARG("--max-packets")) cfg.max_packets = atol(v);
+        else if (ARG("--window")) cfg.window = atoi(v);
+        else if (ARG("--sockets")) cfg.sockets = atoi(v);
+        else if (ARG("--deadline")) cfg.deadline_total = atof(v);
+        else if (ARG("--server-cpu")) cfg.server_cpu = atoi(v);
+        else usage();
+#undef ARG
+    }
+    if (!have_server) usage();
+    if (cfg.allocs < 1 || cfg.allocs > 100000 || cfg.payload < 16 || cfg.payload > 1400 || cfg.window < 1
+        || cfg.seconds > 600 || cfg.warmup > 60 || cfg.deadline_total > 900)
+        die("argument out of range");
+    rng_state ^= (uint64_t)getpid() << 32 ^ (uint64_t)(now() * 1e9);
+    t_start = now();
+    derive_key();
+    if (!strcmp(cfg.cmd, "ping")) return cmd_ping();
+    if (!strcmp(cfg.cmd, "flood")) return cmd_flood();
+    if (!strcmp(cfg.cmd, "rtt")) return cmd_rtt();
+    if (!strcmp(cfg.cmd, "binding")) return cmd_binding();
+    if (!strcmp(cfg.cmd, "allocs")) return cmd_allocs();
+    usage();
+    return 2;
+}

@@ -5,7 +5,8 @@ namespace Turn.Relay;
 
 /// <summary>
 /// Who an authenticated request came from and the key it proved (RFC 8489 §9.2): the response to it is signed with
-/// the same key, with MESSAGE-INTEGRITY-SHA256 when the request used SHA-256, else MESSAGE-INTEGRITY (§9.2.4).
+/// the same key, with MESSAGE-INTEGRITY-SHA256 when the request negotiated a password algorithm (PASSWORD-ALGORITHMS
+/// and PASSWORD-ALGORITHM present, whichever algorithm), else MESSAGE-INTEGRITY (§9.2.4, checklist 48).
 /// </summary>
 public readonly struct RequestKey
 {

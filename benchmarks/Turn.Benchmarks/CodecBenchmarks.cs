@@ -2,6 +2,7 @@ using System.Net;
 using BenchmarkDotNet.Attributes;
 using Turn.Relay;
 using Turn.Stun;
+using static Turn.Benchmarks.CodecSamples;
 
 namespace Turn.Benchmarks;
 
@@ -13,12 +14,6 @@ namespace Turn.Benchmarks;
 [MemoryDiagnoser]
 public class CodecBenchmarks
 {
-    private const string Software = "turn-bench 1.0";
-    private const string Username = "evtj:h6vY";
-    private const string Realm = "example.org";
-    private const string Password = "VOkJxbRl1RmTxUk/WvJxBt";
-    private const string Nonce = "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA";
-
     private static readonly StunMessageType BindingRequest = new(StunMethod.Binding, StunClass.Request);
     private static readonly StunMessageType BindingSuccess = new(StunMethod.Binding, StunClass.SuccessResponse);
     private static readonly StunMessageType AllocateRequest = new(StunMethod.Allocate, StunClass.Request);

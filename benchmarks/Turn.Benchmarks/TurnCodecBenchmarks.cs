@@ -1,6 +1,7 @@
 using System.Net;
 using BenchmarkDotNet.Attributes;
 using Turn.Stun;
+using static Turn.Benchmarks.CodecSamples;
 
 namespace Turn.Benchmarks;
 
@@ -15,12 +16,6 @@ namespace Turn.Benchmarks;
 [MemoryDiagnoser]
 public class TurnCodecBenchmarks
 {
-    private const string Software = "turn-bench 1.0";
-    private const string Username = "evtj:h6vY";
-    private const string Realm = "example.org";
-    private const string Password = "VOkJxbRl1RmTxUk/WvJxBt";
-    private const string Nonce = "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA";
-
     private static readonly StunMessageType AllocateRequest = new(StunMethod.Allocate, StunClass.Request);
     private static readonly StunMessageType AllocateSuccess = new(StunMethod.Allocate, StunClass.SuccessResponse);
     private static readonly StunMessageType AllocateError = new(StunMethod.Allocate, StunClass.ErrorResponse);

@@ -21,14 +21,16 @@ internal sealed class ListenerHostedService : IHostedService
     private readonly StunMessageProcessor _processor;
     private readonly TransportCounters _counters;
     private readonly ListenerRegistry _registry;
+    private readonly UdpIoSetup _udpIo;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly List<UdpStunListener> _udp = [];
     private readonly List<TcpStunListener> _tcp = [];
 
     public ListenerHostedService(IOptions<TurnServerOptions> options, StunMessageProcessor processor,
-        TransportCounters counters, ListenerRegistry registry, ILoggerFactory loggerFactory)
+        TransportCounters counters, ListenerRegistry registry, UdpIoSetup udpIo, ILoggerFactory loggerFactory)
     {
+        _udpIo = udpIo;
         _options = options.Value;
         _processor = processor;
         _counters = counters;
@@ -70,6 +72,18 @@ internal sealed class ListenerHostedService : IHostedService
             listener.Start();
         }
 
+        if (_udp.Count > 0)
+        {
+            if (_udpIo.IsBatched)
+            {
+                ServerLog.UdpBatched(_logger, _udpIo.ReceiveBatch, _udpIo.RelayThreads);
+            }
+            else
+            {
+                ServerLog.UdpSockets(_logger);
+            }
+        }
+
         _registry.Set(_udp.Select(l => l.LocalEndPoint).ToArray(), _tcp.Select(l => l.LocalEndPoint).ToArray());
         ServerLog.Ready(_logger, _registry.Port, _udp.Count + _tcp.Count);
     }
@@ -93,7 +107,8 @@ internal sealed class ListenerHostedService : IHostedService
                     int sockets = _options.UdpReceiveLoops;
                     for (int i = 0; i < sockets; i++)
                     {
-                        var udp = UdpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, udpLogger, reusePort: sockets > 1);
+                        var udp = UdpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, udpLogger,
+                            reusePort: sockets > 1, _udpIo.ReceiveBatch);
                         _udp.Add(udp);
                         port = udp.LocalEndPoint.Port;
                     }

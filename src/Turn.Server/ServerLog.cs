@@ -13,4 +13,11 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Debug, Message = "Port {Port} is taken for one of the protocols; choosing another")]
     public static partial void PortRetry(ILogger logger, int port);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information,
+        Message = "UDP: batched system calls, up to {Batch} datagrams per call, {RelayThreads} relay socket threads")]
+    public static partial void UdpBatched(ILogger logger, int batch, int relayThreads);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "UDP: .NET socket engine, one receive loop per socket")]
+    public static partial void UdpSockets(ILogger logger);
 }

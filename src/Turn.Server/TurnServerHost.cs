@@ -42,12 +42,15 @@ public static class TurnServerHost
         services.AddSingleton<TransportCounters>();
         services.AddSingleton<ListenerRegistry>();
         services.AddSingleton<AllocationTable>();
+        services.AddSingleton(provider => UdpIoSetup.Create(Options(provider),
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<UdpIoSetup>()));
         services.AddSingleton(provider =>
         {
             TurnServerOptions options = Options(provider);
             return new UdpRelayPortAllocator(RelayAddressSelector.Select(options), options.MinPort, options.MaxPort,
                 provider.GetRequiredService<TransportCounters>(), provider.GetRequiredService<TimeProvider>(),
-                provider.GetRequiredService<ILoggerFactory>().CreateLogger<UdpRelayPortAllocator>());
+                provider.GetRequiredService<ILoggerFactory>().CreateLogger<UdpRelayPortAllocator>(),
+                provider.GetRequiredService<UdpIoSetup>().Poller);
         });
         services.AddSingleton(provider => CreatePeerPolicy(Options(provider), provider.GetRequiredService<UdpRelayPortAllocator>()));
         services.AddSingleton(provider =>

@@ -30,6 +30,18 @@ public sealed class TurnServerOptions
     /// </summary>
     public int UdpReceiveLoops { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// How UDP sockets are served: "auto" (batched where supported, else sockets), "batched" (recvmmsg/sendmmsg and
+    /// epoll on threads of our own; 64-bit Linux), or "sockets" (the portable .NET socket engine).
+    /// </summary>
+    public string UdpIo { get; set; } = "auto";
+
+    /// <summary>Datagrams per recvmmsg/sendmmsg call in batched mode.</summary>
+    public int UdpBatchSize { get; set; } = Turn.Transports.UdpBatching.DefaultBatchSize;
+
+    /// <summary>Threads serving relay sockets in batched mode (default: one per processor).</summary>
+    public int RelayThreads { get; set; } = Environment.ProcessorCount;
+
     /// <summary>A TCP connection on which nothing arrives for this long is closed.</summary>
     public int TcpIdleTimeoutSeconds { get; set; } = 300;
 

@@ -35,6 +35,8 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             failures.Add($"{section}:UdpReceiveLoops must be 1-256 (got {options.UdpReceiveLoops}).");
         }
 
+        ValidateUdpIo(options, failures);
+
         if (options.TcpIdleTimeoutSeconds < 1)
         {
             failures.Add($"{section}:TcpIdleTimeoutSeconds must be at least 1 (got {options.TcpIdleTimeoutSeconds}).");
@@ -49,6 +51,29 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
         policy.RelayMaxPort = 0;
         failures.AddRange(Turn.Relay.Policy.PeerAddressPolicy.Validate(policy, section));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateUdpIo(TurnServerOptions options, List<string> failures)
+    {
+        string section = TurnServerOptions.SectionName;
+        if (!UdpIoSetup.TryParseMode(options.UdpIo, out UdpIoMode mode))
+        {
+            failures.Add($"{section}:UdpIo must be auto, batched or sockets (got '{options.UdpIo}').");
+        }
+        else if (mode == UdpIoMode.Batched && !Turn.Transports.UdpBatching.IsSupported)
+        {
+            failures.Add($"{section}:UdpIo=batched needs 64-bit Linux; use auto or sockets here.");
+        }
+
+        if (options.UdpBatchSize is < 1 or > 1024)
+        {
+            failures.Add($"{section}:UdpBatchSize must be 1-1024 (got {options.UdpBatchSize}).");
+        }
+
+        if (options.RelayThreads is < 1 or > 256)
+        {
+            failures.Add($"{section}:RelayThreads must be 1-256 (got {options.RelayThreads}).");
+        }
     }
 
     private static void ValidateRelay(TurnServerOptions options, List<string> failures)

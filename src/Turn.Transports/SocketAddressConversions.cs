@@ -15,9 +15,14 @@ public static class SocketAddressConversions
     public static TransportAddress ToTransportAddress(this SocketAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        ReadOnlySpan<byte> raw = address.Buffer.Span[..address.Size];
+        return FromRaw(address.Buffer.Span[..address.Size], address.Family == AddressFamily.InterNetworkV6);
+    }
+
+    /// <summary>Reads a raw sockaddr_in (or sockaddr_in6 when <paramref name="ipv6"/>).</summary>
+    internal static TransportAddress FromRaw(ReadOnlySpan<byte> raw, bool ipv6)
+    {
         ushort port = BinaryPrimitives.ReadUInt16BigEndian(raw[2..]);
-        if (address.Family == AddressFamily.InterNetwork)
+        if (!ipv6)
         {
             return TransportAddress.FromIPv4(raw.Slice(4, 4), port);
         }
@@ -33,30 +38,62 @@ public static class SocketAddressConversions
     }
 
     /// <summary>
+    /// Writes <paramref name="address"/> as the Linux sockaddr a socket of <paramref name="socketFamily"/> takes,
+    /// family field included (host byte order); returns its length, or 0 when the families differ.
+    /// </summary>
+    internal static int WriteRaw(Span<byte> raw, in TransportAddress address, AddressFamily socketFamily)
+    {
+        const ushort LinuxInet = 2;
+        const ushort LinuxInet6 = 10;
+        if (socketFamily == AddressFamily.InterNetwork && address.Family == StunAddressFamily.IPv4)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(raw, LinuxInet);
+            WritePortAndAddress(raw, address);
+            raw.Slice(8, 8).Clear();
+            return 16;
+        }
+
+        if (socketFamily == AddressFamily.InterNetworkV6 && address.Family == StunAddressFamily.IPv6)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(raw, LinuxInet6);
+            WritePortAndAddress(raw, address);
+            return 28;
+        }
+
+        return 0;
+    }
+
+    /// <summary>
     /// Fills <paramref name="destination"/> (created for the address's family) with the address and port; false
     /// when the families differ.
     /// </summary>
     public static bool TryWrite(this SocketAddress destination, in TransportAddress address)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        Span<byte> raw = destination.Buffer.Span;
-        if (destination.Family == AddressFamily.InterNetwork && address.Family == StunAddressFamily.IPv4)
+        bool sameFamily = destination.Family == AddressFamily.InterNetwork
+            ? address.Family == StunAddressFamily.IPv4
+            : destination.Family == AddressFamily.InterNetworkV6 && address.Family == StunAddressFamily.IPv6;
+        if (sameFamily)
         {
-            BinaryPrimitives.WriteUInt16BigEndian(raw[2..], address.Port);
+            WritePortAndAddress(destination.Buffer.Span, address);
+        }
+
+        return sameFamily;
+    }
+
+    /// <summary>Port at bytes 2-3, then the IPv4 address at 4-7, or flow info 0, the IPv6 address and scope id 0.</summary>
+    private static void WritePortAndAddress(Span<byte> raw, in TransportAddress address)
+    {
+        BinaryPrimitives.WriteUInt16BigEndian(raw[2..], address.Port);
+        if (address.Family == StunAddressFamily.IPv4)
+        {
             address.WriteAddressBytes(raw.Slice(4, 4));
-            return true;
+            return;
         }
 
-        if (destination.Family == AddressFamily.InterNetworkV6 && address.Family == StunAddressFamily.IPv6)
-        {
-            BinaryPrimitives.WriteUInt16BigEndian(raw[2..], address.Port);
-            raw.Slice(4, 4).Clear();
-            address.WriteAddressBytes(raw.Slice(8, 16));
-            raw.Slice(24, 4).Clear();
-            return true;
-        }
-
-        return false;
+        raw.Slice(4, 4).Clear();
+        address.WriteAddressBytes(raw.Slice(8, 16));
+        raw.Slice(24, 4).Clear();
     }
 
     public static SocketAddress ToSocketAddress(this TransportAddress address)

@@ -47,6 +47,16 @@ public sealed class TransportCounters
 
     internal void CountSendError() => Interlocked.Increment(ref _sendErrors);
 
+    internal void CountRelayedToPeer(int count) => Interlocked.Add(ref _relayedToPeer, count);
+
+    internal void CountRelayedFromPeer(int count) => Interlocked.Add(ref _relayedFromPeer, count);
+
+    internal void CountDatagramsReceived(int count) => Interlocked.Add(ref _datagramsReceived, count);
+
+    internal void CountDatagramsSent(int count) => Interlocked.Add(ref _datagramsSent, count);
+
+    internal void CountSendErrors(int count) => Interlocked.Add(ref _sendErrors, count);
+
     internal void CountConnectionAccepted() => Interlocked.Increment(ref _connectionsAccepted);
 
     internal void CountClosedIdle() => Interlocked.Increment(ref _connectionsClosedIdle);

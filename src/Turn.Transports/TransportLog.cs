@@ -24,6 +24,12 @@ internal static partial class TransportLog
     [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "Accepting on {EndPoint} failed: {Error}")]
     public static partial void AcceptFailed(ILogger logger, IPEndPoint endPoint, System.Net.Sockets.SocketError error);
 
+    [LoggerMessage(EventId = 130, Level = LogLevel.Error, Message = "Relay socket thread stopped: epoll_wait failed (errno {Errno})")]
+    public static partial void RelayPollFailed(ILogger logger, int errno);
+
+    [LoggerMessage(EventId = 131, Level = LogLevel.Error, Message = "UDP receive thread on {EndPoint} stopped: recvmmsg failed (errno {Errno})")]
+    public static partial void BatchReceiveStopped(ILogger logger, IPEndPoint endPoint, int errno);
+
     [LoggerMessage(EventId = 190, Level = LogLevel.Error, Message = "Unexpected error handling a packet on {EndPoint}")]
     public static partial void PacketHandlerFailed(ILogger logger, IPEndPoint endPoint, Exception exception);
 }

@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Turn.Relay.Allocations;
 using Turn.Stun;
+using Turn.Transports.Native;
 
 namespace Turn.Transports;
 
@@ -26,11 +27,22 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
     private readonly TransportCounters _counters;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly NativeRelayPoller? _poller;
     private readonly ConcurrentDictionary<int, byte> _portsInUse = new();
     private readonly ConcurrentDictionary<ulong, Reservation> _reservations = new();
     private readonly Lock _sync = new();
 
     public UdpRelayPortAllocator(IPAddress address, int minPort, int maxPort, TransportCounters counters, TimeProvider time, ILogger logger)
+        : this(address, minPort, maxPort, counters, time, logger, poller: null)
+    {
+    }
+
+    /// <summary>
+    /// As above; with a <paramref name="poller"/>, relay sockets are served by its threads with batched system
+    /// calls instead of one async loop each.
+    /// </summary>
+    public UdpRelayPortAllocator(IPAddress address, int minPort, int maxPort, TransportCounters counters, TimeProvider time, ILogger logger,
+        NativeRelayPoller? poller)
     {
         ArgumentNullException.ThrowIfNull(address);
         ArgumentOutOfRangeException.ThrowIfLessThan(minPort, 1);
@@ -42,6 +54,7 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
         _counters = counters;
         _time = time;
         _logger = logger;
+        _poller = poller;
     }
 
     /// <summary>The address relay sockets bind to.</summary>
@@ -151,7 +164,7 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
         }
     }
 
-    private ulong Reserve(UdpRelayEndpoint endpoint)
+    private ulong Reserve(IRelayEndpoint endpoint)
     {
         long expiresAt = _time.GetTimestamp() + (long)(ReservationLifetime.TotalSeconds * _time.TimestampFrequency);
         while (true)
@@ -164,9 +177,14 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
         }
     }
 
-    private UdpRelayEndpoint Wrap(Socket socket, int port)
+    private IRelayEndpoint Wrap(Socket socket, int port)
     {
         _portsInUse[port] = 0;
+        if (_poller is not null)
+        {
+            return new NativeRelayEndpoint(socket, _poller, _counters, _logger, _ => _portsInUse.TryRemove(port, out byte _));
+        }
+
         return new UdpRelayEndpoint(socket, _counters, _logger, _ => _portsInUse.TryRemove(port, out byte _));
     }
 
@@ -182,5 +200,5 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
         }
     }
 
-    private sealed record Reservation(UdpRelayEndpoint Endpoint, long ExpiresAt);
+    private sealed record Reservation(IRelayEndpoint Endpoint, long ExpiresAt);
 }

@@ -4,13 +4,16 @@ using Microsoft.Extensions.Logging;
 using Turn.Relay;
 using Turn.Relay.Allocations;
 using Turn.Stun;
+using Turn.Transports.Native;
 
 namespace Turn.Transports;
 
 /// <summary>
 /// One UDP socket and its receive loop. Datagrams land in a pinned buffer, the sender is read from a reused
 /// <see cref="SocketAddress"/>, and the answer goes back from the same socket to the sender (RFC 8489 §6.3.1.2).
-/// Nothing on this path allocates per datagram.
+/// Nothing on this path allocates per datagram. With a receive batch (Linux), the loop is a thread of its own that
+/// takes many datagrams per system call (<see cref="NativeUdpReceiver"/>); otherwise it is an async loop on the
+/// .NET socket engine, which runs everywhere.
 /// </summary>
 public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
 {
@@ -23,11 +26,19 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
     private readonly CancellationTokenSource _stopping = new();
     private readonly TransportAddress _serverAddress;
     private readonly ErrorLogThrottle _errorThrottle = new();
+    private readonly int _receiveBatch;
     private Task _loop = Task.CompletedTask;
+    private NativeUdpReceiver? _batched;
 
-    private UdpStunListener(Socket socket, StunMessageProcessor processor, TransportCounters counters, ILogger logger)
+    private UdpStunListener(Socket socket, StunMessageProcessor processor, TransportCounters counters, ILogger logger, int receiveBatch)
     {
+        if (receiveBatch > 0 && !UdpBatching.IsSupported)
+        {
+            throw new PlatformNotSupportedException("Batched UDP needs 64-bit Linux.");
+        }
+
         _socket = socket;
+        _receiveBatch = receiveBatch;
         _processor = processor;
         _counters = counters;
         _logger = logger;
@@ -42,24 +53,53 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
         Bind(endPoint, processor, counters, logger, reusePort: false);
 
     /// <summary>As above; with <paramref name="reusePort"/> several listeners can share the address (SO_REUSEPORT).</summary>
-    public static UdpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters, ILogger logger, bool reusePort)
+    public static UdpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters, ILogger logger, bool reusePort) =>
+        Bind(endPoint, processor, counters, logger, reusePort, receiveBatch: 0);
+
+    /// <summary>
+    /// As above; a <paramref name="receiveBatch"/> above 0 serves the socket from a thread of its own with recvmmsg
+    /// and sendmmsg, that many datagrams per call (needs <see cref="UdpBatching.IsSupported"/>); 0 uses the
+    /// portable .NET socket loop.
+    /// </summary>
+    public static UdpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters, ILogger logger,
+        bool reusePort, int receiveBatch)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(receiveBatch);
         Socket socket = ListenerSocket.Bind(endPoint, SocketType.Dgram, ProtocolType.Udp, reusePort);
-        return new UdpStunListener(socket, processor, counters, logger);
+        try
+        {
+            return new UdpStunListener(socket, processor, counters, logger, receiveBatch);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>RFC 8656 §11.3, §12.5: data for an allocation's client leaves from this socket to the client's address.</summary>
-    public IClientSender CreateSender(in FiveTuple tuple) => new UdpClientSender(_socket, tuple.Client.ToSocketAddress(), _counters);
+    public IClientSender CreateSender(in FiveTuple tuple) => _receiveBatch > 0
+        ? new NativeClientSender(_socket, tuple.Client, _counters)
+        : new UdpClientSender(_socket, tuple.Client.ToSocketAddress(), _counters);
 
     public void Start()
     {
         TransportLog.Listening(_logger, "UDP", LocalEndPoint);
+        if (_receiveBatch > 0)
+        {
+            _batched = new NativeUdpReceiver(_socket, _processor, this, _counters, _logger, _receiveBatch);
+            _batched.Start();
+            return;
+        }
+
         _loop = Task.Run(ReceiveLoopAsync);
     }
 
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
+        // The batched thread holds the descriptor while it runs: stop it before closing.
+        _batched?.Stop();
         _socket.Dispose();
         await _loop.ConfigureAwait(false);
         _stopping.Dispose();

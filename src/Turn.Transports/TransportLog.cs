@@ -30,6 +30,12 @@ internal static partial class TransportLog
     [LoggerMessage(EventId = 131, Level = LogLevel.Error, Message = "UDP receive thread on {EndPoint} stopped: recvmmsg failed (errno {Errno})")]
     public static partial void BatchReceiveStopped(ILogger logger, IPEndPoint endPoint, int errno);
 
+    [LoggerMessage(EventId = 132, Level = LogLevel.Warning, Message = "UDP receive thread on {EndPoint} did not stop in time; leaving its socket open")]
+    public static partial void ThreadDidNotStop(ILogger logger, IPEndPoint endPoint);
+
+    [LoggerMessage(EventId = 133, Level = LogLevel.Warning, Message = "Relay socket thread {Name} did not stop in time")]
+    public static partial void RelayThreadDidNotStop(ILogger logger, string name);
+
     [LoggerMessage(EventId = 190, Level = LogLevel.Error, Message = "Unexpected error handling a packet on {EndPoint}")]
     public static partial void PacketHandlerFailed(ILogger logger, IPEndPoint endPoint, Exception exception);
 }

@@ -98,9 +98,17 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
-        // The batched thread holds the descriptor while it runs: stop it before closing.
-        _batched?.Stop();
-        _socket.Dispose();
+        // The batched thread holds the descriptor while it runs: stop it before closing. Closing waits for every
+        // holder, so a thread that does not stop is left with the socket rather than hanging the shutdown.
+        if (_batched is not null && !_batched.Stop())
+        {
+            TransportLog.ThreadDidNotStop(_logger, LocalEndPoint);
+        }
+        else
+        {
+            _socket.Dispose();
+        }
+
         await _loop.ConfigureAwait(false);
         _stopping.Dispose();
         TransportLog.Stopped(_logger, "UDP", LocalEndPoint);

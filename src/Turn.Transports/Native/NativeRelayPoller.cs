@@ -177,7 +177,13 @@ public sealed unsafe class NativeRelayPoller : IDisposable
         public void Stop()
         {
             _stopping = true;
-            _thread.Join();
+            if (!_thread.Join(NativeUdpReceiver.StopTimeout))
+            {
+                // Closing the epoll set under a running thread could hand its number to someone else; leave it.
+                TransportLog.RelayThreadDidNotStop(_logger, _thread.Name ?? "relay");
+                return;
+            }
+
             lock (_sync)
             {
                 // Under the lock, so no Add or Remove uses the number after it is closed (and maybe reused).

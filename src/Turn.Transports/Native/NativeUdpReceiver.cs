@@ -55,12 +55,18 @@ internal sealed unsafe class NativeUdpReceiver
         _thread.UnsafeStart();
     }
 
-    /// <summary>Stops the loop and waits for it (at most one receive timeout).</summary>
-    public void Stop()
+    /// <summary>
+    /// Stops the loop and waits for it (normally at most one receive timeout); false when it did not stop in time,
+    /// in which case the thread still holds the socket and the caller must not expect it closed.
+    /// </summary>
+    public bool Stop()
     {
         _stopping = true;
-        _thread?.Join();
+        return _thread is null || _thread.Join(StopTimeout);
     }
+
+    /// <summary>How long <see cref="Stop"/> waits for the thread.</summary>
+    public static TimeSpan StopTimeout { get; } = TimeSpan.FromSeconds(5);
 
     private void Run()
     {

@@ -42,6 +42,8 @@ public static class CommandLineTranslator
             "UDP serving: auto (default), batched (recvmmsg/sendmmsg, 64-bit Linux) or sockets (portable)."),
         new("udp-batch", null, Kind.Value, "Turn:UdpBatchSize", null, "N",
             "Datagrams per recvmmsg/sendmmsg call in batched mode (default 32)."),
+        new("no-udp-gso", null, Kind.Switch, "Turn:UdpGso", "false", null,
+            "In batched mode, send every datagram on its own instead of runs of equal ones as one UDP GSO message."),
         new("relay-threads", null, Kind.Value, "Turn:RelayThreads", null, "N",
             "Threads serving relay sockets in batched mode (default: one per core)."),
         new("tcp-idle-timeout", null, Kind.Value, "Turn:TcpIdleTimeoutSeconds", null, "SECONDS",

@@ -76,7 +76,7 @@ internal sealed class ListenerHostedService : IHostedService
         {
             if (_udpIo.IsBatched)
             {
-                ServerLog.UdpBatched(_logger, _udpIo.ReceiveBatch, _udpIo.RelayThreads);
+                ServerLog.UdpBatched(_logger, _udpIo.ReceiveBatch, _udpIo.RelayThreads, _udpIo.Segmentation ? "on" : "off");
             }
             else
             {
@@ -108,7 +108,7 @@ internal sealed class ListenerHostedService : IHostedService
                     for (int i = 0; i < sockets; i++)
                     {
                         var udp = UdpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, udpLogger,
-                            reusePort: sockets > 1, _udpIo.ReceiveBatch);
+                            reusePort: sockets > 1, _udpIo.ReceiveBatch, _udpIo.Segmentation);
                         _udp.Add(udp);
                         port = udp.LocalEndPoint.Port;
                     }

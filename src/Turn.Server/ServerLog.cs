@@ -15,8 +15,8 @@ internal static partial class ServerLog
     public static partial void PortRetry(ILogger logger, int port);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information,
-        Message = "UDP: batched system calls, up to {Batch} datagrams per call, {RelayThreads} relay socket threads")]
-    public static partial void UdpBatched(ILogger logger, int batch, int relayThreads);
+        Message = "UDP: batched system calls, up to {Batch} datagrams per call, {RelayThreads} relay socket threads, GSO {Gso}")]
+    public static partial void UdpBatched(ILogger logger, int batch, int relayThreads, string gso);
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "UDP: .NET socket engine, one receive loop per socket")]
     public static partial void UdpSockets(ILogger logger);

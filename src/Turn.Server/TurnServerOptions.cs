@@ -39,6 +39,12 @@ public sealed class TurnServerOptions
     /// <summary>Datagrams per recvmmsg/sendmmsg call in batched mode.</summary>
     public int UdpBatchSize { get; set; } = Turn.Transports.UdpBatching.DefaultBatchSize;
 
+    /// <summary>
+    /// In batched mode, send runs of datagrams of one size to one destination as one UDP GSO message (Linux cuts
+    /// it into the same datagrams late, for much less work per datagram); off sends each datagram on its own.
+    /// </summary>
+    public bool UdpGso { get; set; } = true;
+
     /// <summary>Threads serving relay sockets in batched mode (default: one per processor).</summary>
     public int RelayThreads { get; set; } = Environment.ProcessorCount;
 

@@ -23,8 +23,9 @@ public enum UdpIoMode
 /// </summary>
 public sealed class UdpIoSetup : IDisposable
 {
-    private UdpIoSetup(int receiveBatch, NativeRelayPoller? poller, int relayThreads)
+    private UdpIoSetup(int receiveBatch, NativeRelayPoller? poller, int relayThreads, bool segmentation)
     {
+        Segmentation = segmentation;
         ReceiveBatch = receiveBatch;
         Poller = poller;
         RelayThreads = relayThreads;
@@ -37,6 +38,9 @@ public sealed class UdpIoSetup : IDisposable
     public NativeRelayPoller? Poller { get; }
 
     public int RelayThreads { get; }
+
+    /// <summary>Runs of equal datagrams to one destination leave with UDP GSO (batched mode only).</summary>
+    public bool Segmentation { get; }
 
     public bool IsBatched => Poller is not null;
 
@@ -53,11 +57,11 @@ public sealed class UdpIoSetup : IDisposable
         bool batched = mode == UdpIoMode.Batched || (mode == UdpIoMode.Auto && UdpBatching.IsSupported);
         if (!batched)
         {
-            return new UdpIoSetup(0, null, 0);
+            return new UdpIoSetup(0, null, 0, segmentation: false);
         }
 
-        var poller = new NativeRelayPoller(options.RelayThreads, options.UdpBatchSize, logger);
-        return new UdpIoSetup(options.UdpBatchSize, poller, options.RelayThreads);
+        var poller = new NativeRelayPoller(options.RelayThreads, options.UdpBatchSize, options.UdpGso, logger);
+        return new UdpIoSetup(options.UdpBatchSize, poller, options.RelayThreads, options.UdpGso);
     }
 
     public void Dispose() => Poller?.Dispose();

@@ -27,10 +27,12 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
     private readonly TransportAddress _serverAddress;
     private readonly ErrorLogThrottle _errorThrottle = new();
     private readonly int _receiveBatch;
+    private readonly bool _segmentation;
     private Task _loop = Task.CompletedTask;
     private NativeUdpReceiver? _batched;
 
-    private UdpStunListener(Socket socket, StunMessageProcessor processor, TransportCounters counters, ILogger logger, int receiveBatch)
+    private UdpStunListener(Socket socket, StunMessageProcessor processor, TransportCounters counters, ILogger logger, int receiveBatch,
+        bool segmentation)
     {
         if (receiveBatch > 0 && !UdpBatching.IsSupported)
         {
@@ -39,6 +41,7 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
 
         _socket = socket;
         _receiveBatch = receiveBatch;
+        _segmentation = segmentation;
         _processor = processor;
         _counters = counters;
         _logger = logger;
@@ -62,13 +65,21 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
     /// portable .NET socket loop.
     /// </summary>
     public static UdpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters, ILogger logger,
-        bool reusePort, int receiveBatch)
+        bool reusePort, int receiveBatch) =>
+        Bind(endPoint, processor, counters, logger, reusePort, receiveBatch, segmentation: false);
+
+    /// <summary>
+    /// As above; with <paramref name="segmentation"/> (batched mode only), runs of equal datagrams a client sends to
+    /// one peer leave with UDP GSO.
+    /// </summary>
+    public static UdpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters, ILogger logger,
+        bool reusePort, int receiveBatch, bool segmentation)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(receiveBatch);
         Socket socket = ListenerSocket.Bind(endPoint, SocketType.Dgram, ProtocolType.Udp, reusePort);
         try
         {
-            return new UdpStunListener(socket, processor, counters, logger, receiveBatch);
+            return new UdpStunListener(socket, processor, counters, logger, receiveBatch, segmentation);
         }
         catch
         {
@@ -87,7 +98,7 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
         TransportLog.Listening(_logger, "UDP", LocalEndPoint);
         if (_receiveBatch > 0)
         {
-            _batched = new NativeUdpReceiver(_socket, _processor, this, _counters, _logger, _receiveBatch);
+            _batched = new NativeUdpReceiver(_socket, _processor, this, _counters, _logger, _receiveBatch, _segmentation);
             _batched.Start();
             return;
         }

@@ -23,6 +23,15 @@ public sealed unsafe class NativeRelayPoller : IDisposable
     /// <param name="batchSize">Datagrams taken per recvmmsg call.</param>
     /// <param name="logger">For failures that are not a single datagram's.</param>
     public NativeRelayPoller(int threads, int batchSize, ILogger logger)
+        : this(threads, batchSize, segmentation: false, logger)
+    {
+    }
+
+    /// <param name="threads">Threads, each with its own epoll set.</param>
+    /// <param name="batchSize">Datagrams taken per recvmmsg call.</param>
+    /// <param name="segmentation">Send runs of equal datagrams to a client with UDP GSO (<see cref="SendBatch.Segmentation"/>).</param>
+    /// <param name="logger">For failures that are not a single datagram's.</param>
+    public NativeRelayPoller(int threads, int batchSize, bool segmentation, ILogger logger)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -34,7 +43,7 @@ public sealed unsafe class NativeRelayPoller : IDisposable
         _workers = new Worker[threads];
         for (int i = 0; i < threads; i++)
         {
-            _workers[i] = new Worker(i, batchSize, logger);
+            _workers[i] = new Worker(i, batchSize, segmentation, logger);
         }
     }
 
@@ -72,6 +81,7 @@ public sealed unsafe class NativeRelayPoller : IDisposable
 
         private readonly int _epoll;
         private readonly int _batchSize;
+        private readonly bool _segmentation;
         private readonly ILogger _logger;
         private readonly Thread _thread;
         private readonly Lock _sync = new();
@@ -83,9 +93,10 @@ public sealed unsafe class NativeRelayPoller : IDisposable
         private volatile bool _stopping;
         private bool _closed;
 
-        public Worker(int index, int batchSize, ILogger logger)
+        public Worker(int index, int batchSize, bool segmentation, ILogger logger)
         {
             _batchSize = batchSize;
+            _segmentation = segmentation;
             _logger = logger;
             _epoll = LinuxSockets.EpollCreate(LinuxSockets.EpollCloseOnExec);
             if (_epoll < 0)
@@ -224,7 +235,7 @@ public sealed unsafe class NativeRelayPoller : IDisposable
             int dataOffset = LinuxSockets.EpollDataOffset;
             byte* events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * eventSize));
             using var batch = new ReceiveBatch(_batchSize, PeerDataFraming.Headroom, RelayReceiveBuffer.PayloadLength, PeerDataFraming.Tailroom);
-            using var toClient = new SendBatch(_batchSize);
+            using var toClient = new SendBatch(_batchSize) { Segmentation = _segmentation };
             try
             {
                 while (!_stopping)

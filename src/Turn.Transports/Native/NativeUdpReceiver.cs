@@ -26,14 +26,16 @@ internal sealed unsafe class NativeUdpReceiver
     private readonly TransportCounters _counters;
     private readonly ILogger _logger;
     private readonly int _batchSize;
+    private readonly bool _segmentation;
     private readonly ErrorLogThrottle _errorThrottle = new();
     private readonly IPEndPoint _localEndPoint;
     private Thread? _thread;
     private volatile bool _stopping;
 
     public NativeUdpReceiver(Socket socket, StunMessageProcessor processor, IClientTransport transport, TransportCounters counters,
-        ILogger logger, int batchSize)
+        ILogger logger, int batchSize, bool segmentation)
     {
+        _segmentation = segmentation;
         _socket = socket;
         _processor = processor;
         _transport = transport;
@@ -76,7 +78,7 @@ internal sealed unsafe class NativeUdpReceiver
         byte* responses = LinuxSockets.MapAnonymous((nuint)(_batchSize * responseStride));
         var batch = new ReceiveBatch(_batchSize, 0, RelayReceiveBuffer.PayloadLength, 0);
         var replies = new SendBatch(_batchSize);
-        var toPeers = new PeerSendQueue(batch, _counters);
+        var toPeers = new PeerSendQueue(batch, _counters, _segmentation);
         toPeers.Activate();
         try
         {

@@ -21,10 +21,18 @@ internal sealed unsafe class PeerSendQueue : IDisposable
     private NativeRelayEndpoint? _endpoint;
 
     public PeerSendQueue(ReceiveBatch source, TransportCounters counters)
+        : this(source, counters, segmentation: false)
+    {
+    }
+
+    /// <param name="source">The receive batch whose slots may be queued.</param>
+    /// <param name="counters">Where sends and drops are counted.</param>
+    /// <param name="segmentation">Send runs of equal datagrams to one peer with UDP GSO (<see cref="SendBatch.Segmentation"/>).</param>
+    public PeerSendQueue(ReceiveBatch source, TransportCounters counters, bool segmentation)
     {
         _source = source;
         _counters = counters;
-        _batch = new SendBatch(source.Capacity);
+        _batch = new SendBatch(source.Capacity) { Segmentation = segmentation };
     }
 
     /// <summary>The queue of the calling thread, if it is a listening socket's thread.</summary>

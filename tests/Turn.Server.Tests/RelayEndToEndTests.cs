@@ -1,16 +1,22 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
 using Turn.Stun;
+using Turn.Transports;
 using static Turn.Server.Tests.StunTestClient;
 
 namespace Turn.Server.Tests;
 
 /// <summary>
 /// A relay-only client gets a relayed address and its data reaches a peer and comes back, over real UDP sockets
-/// on loopback (RFC 8656 §7, §10, §11, §12).
+/// on loopback (RFC 8656 §7, §10, §11, §12). Runs once per UDP serving mode (see the classes below).
 /// </summary>
-public class RelayEndToEndTests(RelayServerFixture server) : IClassFixture<RelayServerFixture>
+public abstract class RelayEndToEndTestsBase<TFixture>(TFixture server) : IClassFixture<TFixture>
+    where TFixture : RelayServerFixture
 {
+    /// <summary>Whether the server under test serves UDP with batched system calls.</summary>
+    protected abstract bool Batched { get; }
+
     private static Socket Peer()
     {
         var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -170,6 +176,82 @@ public class RelayEndToEndTests(RelayServerFixture server) : IClassFixture<Relay
         byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
         Assert.Equal(StunErrorCode.Unauthenticated, TurnTestClient.ErrorCode(answer));
     }
+
+    /// <summary>
+    /// Regression, RFC 8656 §8.2, §12.6: a client streams ChannelData and deletes its allocation with a Refresh of
+    /// LIFETIME 0 right behind it, from the same socket without waiting, so the server takes data and Refresh in one
+    /// receive batch and the thread that queued datagrams for the relay socket closes it itself. The server must answer
+    /// the Refresh and go on answering that client and a new one, and the ChannelData handled before the Refresh
+    /// must have reached the peer.
+    /// </summary>
+    [Fact]
+    public async Task Rfc8656_S8_2_refresh_zero_right_behind_a_channel_data_burst_leaves_the_server_answering()
+    {
+        const int Burst = 50;
+        var (client, _) = await AllocateAsync();
+        using Socket peer = Peer();
+        using (client)
+        {
+            byte[] bind = await client.RequestAsync(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+            {
+                w.AddChannelNumber(0x4000);
+                w.AddXorAddress(StunAttributeType.XorPeerAddress, AddressOf(peer));
+            });
+            Assert.Null(TurnTestClient.ErrorCode(bind));
+
+            byte[] payload = new byte[100];
+            Random.Shared.NextBytes(payload);
+            byte[] channelData = new byte[ChannelData.HeaderLength + payload.Length];
+            ChannelData.WriteHeader(channelData, 0x4000, payload.Length);
+            payload.CopyTo(channelData, ChannelData.HeaderLength);
+            for (int i = 0; i < Burst; i++)
+            {
+                client.Socket.Send(channelData);
+            }
+
+            byte[] deleted = await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0));
+            Assert.Null(TurnTestClient.ErrorCode(deleted));
+
+            var id = TransactionId.NewRandom();
+            byte[]? again = await ExchangeUdpAsync(client.Socket, BindingRequest(id));
+            Assert.NotNull(again);
+            Assert.Equal(id, Decode(again).TransactionId);
+            using (Socket newcomer = UdpSocket(server.V4))
+            {
+                var newcomerId = TransactionId.NewRandom();
+                byte[]? answer = await ExchangeUdpAsync(newcomer, BindingRequest(newcomerId));
+                Assert.NotNull(answer);
+                Assert.Equal(newcomerId, Decode(answer).TransactionId);
+            }
+
+            int relayed = 0;
+            while (relayed <= Burst && await ReceiveFromAsync(peer, TimeSpan.FromMilliseconds(500)) is { } datagram)
+            {
+                Assert.Equal(payload, datagram.Data);
+                relayed++;
+            }
+
+            Assert.InRange(relayed, 1, Burst);
+        }
+    }
+
+    [Fact]
+    public void Udp_serving_mode_is_the_one_this_class_tests()
+    {
+        Assert.Equal(Batched, server.Services.GetRequiredService<UdpIoSetup>().IsBatched);
+    }
+}
+
+/// <summary>The relay end-to-end tests in the default UDP mode: batched system calls on 64-bit Linux.</summary>
+public sealed class RelayEndToEndTests(RelayServerFixture server) : RelayEndToEndTestsBase<RelayServerFixture>(server)
+{
+    protected override bool Batched => UdpBatching.IsSupported;
+}
+
+/// <summary>The relay end-to-end tests with --udp-io sockets: the portable .NET socket loops.</summary>
+public sealed class RelayEndToEndSocketsModeTests(SocketsRelayServerFixture server) : RelayEndToEndTestsBase<SocketsRelayServerFixture>(server)
+{
+    protected override bool Batched => false;
 }
 
 /// <summary>RFC 8656 §21.2.2: with the default policy, a loopback peer is refused with 403.</summary>

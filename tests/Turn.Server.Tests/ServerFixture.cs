@@ -11,6 +11,8 @@ public class ServerFixture : IAsyncLifetime
 {
     public const string Software = "test-server/1";
 
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+
     private IHost? _host;
 
     protected virtual IEnumerable<string> ExtraArguments => [];
@@ -38,20 +40,37 @@ public class ServerFixture : IAsyncLifetime
         Assert.NotEqual(0, Port);
     }
 
+    /// <summary>
+    /// Stops the server, failing (rather than hanging the run) when it does not stop in time: a listener thread stuck
+    /// in a deadlock would otherwise keep the stop waiting for it for ever.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (_host is not null)
+        GC.SuppressFinalize(this);
+        if (_host is null)
         {
-            await _host.StopAsync();
-            _host.Dispose();
+            return;
         }
 
-        GC.SuppressFinalize(this);
+        IHost host = _host;
+        _host = null;
+        Task stopped = Task.Run(async () =>
+        {
+            await host.StopAsync();
+            host.Dispose();
+        });
+        await stopped.WaitAsync(StopTimeout);
     }
 }
 
+/// <summary>The same server with UDP served by the portable .NET socket loops (--udp-io sockets).</summary>
+public sealed class SocketsServerFixture : ServerFixture
+{
+    protected override IEnumerable<string> ExtraArguments => ["--udp-io", "sockets"];
+}
+
 /// <summary>A TURN server with one long-term user, relaying on loopback (peers on loopback allowed for the test).</summary>
-public sealed class RelayServerFixture : ServerFixture
+public class RelayServerFixture : ServerFixture
 {
     public const string Realm = "e2e.test";
     public const string User = "alice";
@@ -59,6 +78,12 @@ public sealed class RelayServerFixture : ServerFixture
 
     protected override IEnumerable<string> ExtraArguments =>
         ["--realm", Realm, "--user", $"{User}:{Password}", "--relay-ip", "127.0.0.1", "--allow-loopback-peers"];
+}
+
+/// <summary>The relay server with UDP listening and relay sockets served by the portable .NET socket loops (--udp-io sockets).</summary>
+public sealed class SocketsRelayServerFixture : RelayServerFixture
+{
+    protected override IEnumerable<string> ExtraArguments => [.. base.ExtraArguments, "--udp-io", "sockets"];
 }
 
 /// <summary>A TURN server with small quotas, for flood tests.</summary>

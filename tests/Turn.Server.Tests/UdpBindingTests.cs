@@ -2,15 +2,31 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Microsoft.Extensions.DependencyInjection;
 using Turn.Relay;
 using Turn.Stun;
+using Turn.Transports;
 using static Turn.Server.Tests.StunTestClient;
 
 namespace Turn.Server.Tests;
 
-/// <summary>Binding over UDP against the real server on loopback (RFC 8489 §6.3, §12; RFC 3489 compatibility).</summary>
-public class UdpBindingTests(ServerFixture server) : IClassFixture<ServerFixture>
+/// <summary>
+/// Binding over UDP against the real server on loopback (RFC 8489 §6.3, §12; RFC 3489 compatibility). Runs once per
+/// UDP serving mode (see the classes below).
+/// </summary>
+public abstract class UdpBindingTestsBase<TFixture>(TFixture server) : IClassFixture<TFixture>
+    where TFixture : ServerFixture
 {
+    /// <summary>Whether the server under test serves UDP with batched system calls.</summary>
+    protected abstract bool Batched { get; }
+
+    [Fact]
+    public void Udp_serving_mode_is_the_one_this_class_tests()
+    {
+        UdpIoSetup udpIo = server.Services.GetRequiredService<UdpIoSetup>();
+        Assert.Equal(Batched, udpIo.IsBatched);
+    }
+
     /// <summary>
     /// RFC 8489 §6.3.1.1, §12, §14.2, §14.7: the success response echoes the transaction id, carries
     /// XOR-MAPPED-ADDRESS = the request's source, SOFTWARE and a valid FINGERPRINT as the last attribute.
@@ -45,7 +61,7 @@ public class UdpBindingTests(ServerFixture server) : IClassFixture<ServerFixture
     [Fact]
     public async Task Several_udp_sockets_share_the_port_and_every_client_is_answered()
     {
-        var registry = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<ListenerRegistry>(server.Services);
+        var registry = server.Services.GetRequiredService<ListenerRegistry>();
         Assert.Equal(2 * Environment.ProcessorCount, registry.UdpEndPoints.Count);
         Assert.All(registry.UdpEndPoints, e => Assert.Equal(server.Port, e.Port));
         for (int i = 0; i < 32; i++)
@@ -294,4 +310,16 @@ public class UdpBindingTests(ServerFixture server) : IClassFixture<ServerFixture
         BinaryPrimitives.WriteUInt32BigEndian(message.AsSpan(offset + 4), crc);
         return message;
     }
+}
+
+/// <summary>The UDP Binding tests in the default UDP mode: batched system calls on 64-bit Linux.</summary>
+public sealed class UdpBindingTests(ServerFixture server) : UdpBindingTestsBase<ServerFixture>(server)
+{
+    protected override bool Batched => UdpBatching.IsSupported;
+}
+
+/// <summary>The UDP Binding tests with --udp-io sockets: the portable .NET socket loops.</summary>
+public sealed class UdpBindingSocketsModeTests(SocketsServerFixture server) : UdpBindingTestsBase<SocketsServerFixture>(server)
+{
+    protected override bool Batched => false;
 }

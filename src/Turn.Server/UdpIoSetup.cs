@@ -46,8 +46,18 @@ public sealed class UdpIoSetup : IDisposable
 
     public static bool TryParseMode(string? text, out UdpIoMode mode)
     {
+        // Names only: Enum.TryParse would also take numbers and comma lists.
+        foreach (UdpIoMode candidate in Enum.GetValues<UdpIoMode>())
+        {
+            if (string.Equals(text, candidate.ToString(), StringComparison.OrdinalIgnoreCase))
+            {
+                mode = candidate;
+                return true;
+            }
+        }
+
         mode = UdpIoMode.Auto;
-        return text is not null && Enum.TryParse(text, ignoreCase: true, out mode) && Enum.IsDefined(mode);
+        return false;
     }
 
     public static UdpIoSetup Create(TurnServerOptions options, ILogger logger)

@@ -96,6 +96,8 @@ public class UdpIoConfigurationTests
     [Theory]
     [InlineData("Turn:UdpIo", "--udp-io", "fast")]
     [InlineData("Turn:UdpIo", "--udp-io=")]
+    [InlineData("Turn:UdpIo", "--udp-io", "1")]
+    [InlineData("Turn:UdpIo", "--udp-io", "auto,batched")]
     [InlineData("Turn:UdpBatchSize", "--udp-batch", "0")]
     [InlineData("Turn:UdpBatchSize", "--udp-batch", "2000")]
     [InlineData("Turn:UdpBatchSize", "--udp-batch", "1025")]

@@ -77,6 +77,10 @@ internal sealed unsafe class NativeRelayEndpoint : IRelayEndpoint
             }
         }
 
+        // Sent at once (DF, or bytes from outside the receive slots): what this thread queued for the socket goes
+        // first, so the peer sees the client's order.
+        PeerSendQueue.Release(this);
+
         bool added = false;
         try
         {

@@ -65,6 +65,9 @@ internal sealed unsafe class SendBatch : IDisposable
     /// <summary>Send runs of equal datagrams to one address as one UDP GSO message (see remarks).</summary>
     public bool Segmentation { get; set; }
 
+    /// <summary>Datagrams this batch has sent inside segmented (UDP GSO) messages, over its life.</summary>
+    public long SegmentedDatagrams { get; private set; }
+
     public void Add(byte* data, int length, byte* address, uint addressLength)
     {
         _vectors[Count].Base = data;
@@ -107,8 +110,13 @@ internal sealed unsafe class SendBatch : IDisposable
                 {
                     for (int m = done; m < done + result; m++)
                     {
-                        sent += _datagramsPerMessage[m];
-                        next += _datagramsPerMessage[m];
+                        int datagrams = _datagramsPerMessage[m];
+                        sent += datagrams;
+                        next += datagrams;
+                        if (datagrams > 1)
+                        {
+                            SegmentedDatagrams += datagrams;
+                        }
                     }
 
                     done += result;

@@ -172,4 +172,42 @@ public sealed class PeerSendQueueTests
         Assert.Equal(second.LocalEndPoint, from);
         Assert.Equal(3, relay.Counters.RelayedToPeer);
     }
+
+    /// <summary>
+    /// RFC 8656 §11.2, §12.6: a datagram that cannot be queued (a Send indication with DONT-FRAGMENT, sent with DF
+    /// set on its own) does not overtake what the thread already queued for the same relay socket: the peer gets the
+    /// client's order.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S11_2_a_datagram_sent_at_once_does_not_overtake_those_queued_before_it()
+    {
+        using var relay = new BatchedRelay(IPAddress.Loopback);
+        NativeRelayEndpoint endpoint = relay.NewEndpoint();
+        using Socket listener = Bind(IPAddress.Loopback);
+        using Socket clientSocket = Bind(IPAddress.Loopback);
+        using Socket peer = Bind(IPAddress.Loopback);
+        byte[][] payloads = [Pattern(40, 1), Pattern(50, 2), Pattern(60, 3)];
+        foreach (byte[] payload in payloads)
+        {
+            clientSocket.SendTo(payload, EndPointOf(listener));
+        }
+
+        WaitQueued(listener);
+        BoundedThread.Run("the listener thread", () =>
+        {
+            using var batch = new ReceiveBatch(capacity: 4, headroom: 0, payloadCapacity: 2048, tailroom: 0);
+            Assert.Equal(3, batch.Receive(Fd(listener), LinuxSockets.MsgDontWait, out _));
+            using var queue = new PeerSendQueue(batch, relay.Counters);
+            queue.Activate();
+            endpoint.SendToPeer(batch.Payload(0), AddressOf(peer));
+            endpoint.SendToPeer(batch.Payload(1), AddressOf(peer), dontFragment: true);
+            endpoint.SendToPeer(batch.Payload(2), AddressOf(peer));
+            queue.Flush();
+        }, TimeSpan.FromSeconds(10));
+
+        foreach (byte[] payload in payloads)
+        {
+            Assert.Equal(payload, ReceiveOne(peer).Data);
+        }
+    }
 }

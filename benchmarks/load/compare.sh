@@ -35,6 +35,7 @@ BINDING_SECONDS=${BINDING_SECONDS:-2}
 FLOOD_RETRIES=${FLOOD_RETRIES:-2}        # repeat a flood whose server got less than FLOOD_MIN_CPU % of its core
 FLOOD_MIN_CPU=${FLOOD_MIN_CPU:-90}
 RAW_BATCH=${RAW_BATCH:-32}              # recvmmsg/sendmmsg batch of the extra batched raw relay row
+GEN_GSO=${GEN_GSO:-1}                   # 1: the flood generator sends each batch as one UDP_SEGMENT message
 MIN_PORT=${MIN_PORT:-20000}             # relay port range, kept below the ephemeral range of the clients
 MAX_PORT=${MAX_PORT:-31999}
 PORT_BASE=${PORT_BASE:-23470}           # listening ports are the first free ones from here
@@ -167,14 +168,16 @@ pick_port() { # first free UDP port from $1
 
 # ---------------------------------------------------------------- servers
 SPORT=""
-start_server() { # target tag [raw batch]
+start_server() { # target tag [raw batch [raw -g] | ours extra arguments...]
     local target=$1 tag=$2 batch=${3:-1} log
+    local ours_extra=()
+    [ "$target" = ours ] && [ $# -gt 2 ] && ours_extra=("${@:3}")
     SPID=""
     log=$LOGDIR/$target-r$ROUND-$tag.log
     SPORT=$(pick_port "$PORT_BASE")
     case $target in
         raw)
-            taskset -c "$SERVER_CPU" "$BIN/rawrelay" -l 127.0.0.1 -p "$SPORT" -b "$batch" -t "$SERVER_MAX_SECONDS" >"$log" 2>&1 &
+            taskset -c "$SERVER_CPU" "$BIN/rawrelay" -l 127.0.0.1 -p "$SPORT" -b "$batch" ${4:+"$4"} -t "$SERVER_MAX_SECONDS" >"$log" 2>&1 &
             WRAP_PID=$!; SPID=$WRAP_PID ;;
         coturn)
             # One relay thread (-m 1; the listener and auth threads come on top), all on the same core as ours.
@@ -189,7 +192,7 @@ start_server() { # target tag [raw batch]
             taskset -c "$SERVER_CPU" timeout -k 5 "$SERVER_MAX_SECONDS" env $OURS_ENV dotnet "$DLL" \
                 --listening-ip 127.0.0.1 --listening-port "$SPORT" --relay-ip 127.0.0.1 \
                 --min-port "$MIN_PORT" --max-port "$MAX_PORT" --realm "$REALM" --user "$CRED_USER:$CRED_PASS" \
-                --allow-loopback-peers --no-tcp --no-software-attribute >"$log" 2>&1 &
+                --allow-loopback-peers --no-tcp --no-software-attribute "${ours_extra[@]}" >"$log" 2>&1 &
             WRAP_PID=$! ;;
         *) die "unknown target $target" ;;
     esac
@@ -210,6 +213,11 @@ gen() { # turnload command and options; the server address, credentials and PID 
     taskset -c "$LOAD_CPU" timeout -k 2 120 "$BIN/turnload" "$@" --server "127.0.0.1:$SPORT" --pid "$SPID" \
         --user "$CRED_USER" --pass "$CRED_PASS" --realm "$REALM" --deadline 100 --server-cpu "$SERVER_CPU" "${extra[@]}" 2>>"$LOGDIR/turnload.err"
 }
+flood_gen() { # the flood at full rate: with --gso unless GEN_GSO=0
+    local gso=()
+    [ "$GEN_GSO" = 1 ] && gso=(--gso)
+    gen flood --allocs "$FLOOD_ALLOCS" --payload "$PAYLOAD" "${gso[@]}" "$@"
+}
 record() { # target figure value
     [ -n "$3" ] && printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >>"$TSV"
     return 0
@@ -222,13 +230,13 @@ measure() { # target
     start_server "$t" main || return 0
 
     # Warm-up flood, not measured: JIT tiering (ours) and first-touch costs (all) settle before anything is timed.
-    gen flood --allocs "$FLOOD_ALLOCS" --payload "$PAYLOAD" --warmup 0 --seconds "$PREWARM_SECONDS" >/dev/null || true
+    flood_gen --warmup 0 --seconds "$PREWARM_SECONDS" >/dev/null || true
 
     # At flood the server should get its whole core. If another process took a share of it, the figure measures
     # the machine, not the server: try again (at most FLOOD_RETRIES times) and keep the attempt that got the most.
     local best="" best_cpu=-1 cpu attempt
     for ((attempt = 0; attempt <= FLOOD_RETRIES; attempt++)); do
-        out=$(gen flood --allocs "$FLOOD_ALLOCS" --payload "$PAYLOAD" --warmup "$WARMUP" --seconds "$FLOOD_SECONDS") || true
+        out=$(flood_gen --warmup "$WARMUP" --seconds "$FLOOD_SECONDS") || true
         echo "$out" >"$LOGDIR/$t-r$ROUND-flood-$attempt.txt"
         cpu=$(val server_cpu_pct "$out"); cpu=${cpu:-0}
         if awk -v a="$cpu" -v b="$best_cpu" 'BEGIN { exit !(a > b) }'; then best=$out; best_cpu=$cpu; fi
@@ -271,13 +279,31 @@ measure() { # target
     [ "$QUICK" = 1 ] && return 0
     if [ "$t" = raw ]; then
         start_server raw batched "$RAW_BATCH" || return 0
-        out=$(gen flood --allocs "$FLOOD_ALLOCS" --payload "$PAYLOAD" --warmup "$WARMUP" --seconds "$FLOOD_SECONDS") || true
+        out=$(flood_gen --warmup "$WARMUP" --seconds "$FLOOD_SECONDS") || true
         echo "$out" >"$LOGDIR/$t-r$ROUND-flood-batched.txt"
         record raw flood_pps_batched "$(val relayed_pps "$out")"
         record raw cpu_us_per_pkt_batched "$(val server_cpu_us_per_pkt "$out")"
         say "  raw (recvmmsg/sendmmsg x$RAW_BATCH) flood: $(val relayed_pps "$out") pkt/s"
         stop_server
+        start_server raw gso "$RAW_BATCH" -g || return 0
+        out=$(flood_gen --warmup "$WARMUP" --seconds "$FLOOD_SECONDS") || true
+        echo "$out" >"$LOGDIR/$t-r$ROUND-flood-gso.txt"
+        record raw flood_pps_gso "$(val relayed_pps "$out")"
+        record raw cpu_us_per_pkt_gso "$(val server_cpu_us_per_pkt "$out")"
+        say "  raw (recvmmsg x$RAW_BATCH, GSO sends) flood: $(val relayed_pps "$out") pkt/s"
+        stop_server
     else
+        if [ "$t" = ours ]; then
+            # The same flood with UDP GSO off: batching alone, without the kernel's segmentation offload.
+            start_server ours nogso --no-udp-gso || return 0
+            flood_gen --warmup 0 --seconds "$PREWARM_SECONDS" >/dev/null || true
+            out=$(flood_gen --warmup "$WARMUP" --seconds "$FLOOD_SECONDS") || true
+            echo "$out" >"$LOGDIR/$t-r$ROUND-flood-nogso.txt"
+            record ours flood_pps_nogso "$(val relayed_pps "$out")"
+            record ours cpu_us_per_pkt_nogso "$(val server_cpu_us_per_pkt "$out")"
+            say "  ours (--no-udp-gso) flood: $(val relayed_pps "$out") pkt/s, $(val server_cpu_us_per_pkt "$out") us/pkt"
+            stop_server
+        fi
         # A fresh server, so its memory before the allocations is its idle memory plus the first few hundred.
         start_server "$t" allocs || return 0
         out=$(gen allocs --allocs "$ALLOCS" --window 64 --seconds 60) || true
@@ -350,6 +376,11 @@ FIGURES=(
     "core_busy_pct|Server core busy % during the flood (anything on that core, softirq included)"
     "offered_pps|Packets/s offered by the generator during the flood"
     "flood_pps_batched|Relayed packets/s at flood, raw relay with recvmmsg/sendmmsg ×$RAW_BATCH"
+    "cpu_us_per_pkt_batched|Server CPU µs per relayed packet, raw relay with recvmmsg/sendmmsg ×$RAW_BATCH"
+    "flood_pps_gso|Relayed packets/s at flood, raw relay with recvmmsg ×$RAW_BATCH and UDP GSO sends"
+    "cpu_us_per_pkt_gso|Server CPU µs per relayed packet, raw relay with recvmmsg ×$RAW_BATCH and UDP GSO sends"
+    "flood_pps_nogso|Relayed packets/s at flood, this server with --no-udp-gso"
+    "cpu_us_per_pkt_nogso|Server CPU µs per relayed packet, this server with --no-udp-gso"
     "fixed_cpu_pct|Server CPU % at $FIXED_RATE pkt/s (lower is better)"
     "fixed_loss_pct|Loss % at $FIXED_RATE pkt/s"
     "rtt_p50_us|Round trip p50 µs through the relay at $RTT_RATE probes/s"

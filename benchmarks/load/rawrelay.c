@@ -7,12 +7,14 @@
  * "RAWPING" is answered "RAWOK". Only loopback peers are accepted.
  *
  * -b 1 (the default) uses recvmsg/sendmsg, one system call per datagram each way, like a plain server loop;
- * -b N > 1 uses recvmmsg/sendmmsg with batches of N. -t SECONDS bounds its lifetime.
+ * -b N > 1 uses recvmmsg/sendmmsg with batches of N; -g (with -b N > 1) also sends each run of equal-length
+ * datagrams to the peer as one UDP_SEGMENT (GSO) message. -t SECONDS bounds its lifetime.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,14 +72,15 @@ static int control(const uint8_t *b, int len, const struct sockaddr_in *from)
 int main(int argc, char **argv)
 {
     const char *ip = "127.0.0.1";
-    int port = 0, batch = 1;
+    int port = 0, batch = 1, gso = 0;
     double lifetime = 900;
-    for (int opt; (opt = getopt(argc, argv, "l:p:b:t:")) != -1;) {
+    for (int opt; (opt = getopt(argc, argv, "l:p:b:t:g")) != -1;) {
         if (opt == 'l') ip = optarg;
         else if (opt == 'p') port = atoi(optarg);
         else if (opt == 'b') batch = atoi(optarg);
         else if (opt == 't') lifetime = atof(optarg);
-        else { fprintf(stderr, "usage: rawrelay -l IP -p PORT [-b BATCH] [-t SECONDS]\n"); return 2; }
+        else if (opt == 'g') gso = 1;
+        else { fprintf(stderr, "usage: rawrelay -l IP -p PORT [-b BATCH [-g]] [-t SECONDS]\n"); return 2; }
     }
     if (port <= 0 || batch < 1 || batch > MAXB || lifetime <= 0 || lifetime > 3600) {
         fprintf(stderr, "usage: rawrelay -l IP -p PORT [-b BATCH (1-%d)] [-t SECONDS (at most 3600)]\n", MAXB);
@@ -94,6 +97,8 @@ int main(int argc, char **argv)
     struct mmsghdr in[MAXB], out[MAXB];
     struct iovec iin[MAXB], iout[MAXB][2];
     struct sockaddr_in from[MAXB];
+    struct iovec gio[MAXB];
+    union { char buf[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } gctl[MAXB];
     double end = now() + lifetime;
 
     for (unsigned long long loops = 0;; loops++) {
@@ -125,7 +130,40 @@ int main(int argc, char **argv)
                                                   .msg_iov = iout[m], .msg_iovlen = 1 };
                 m++;
             }
-            if (m > 0) {
+            if (m > 0 && gso && batch > 1) {
+                /* Runs of equal length (the last may be shorter) become one segmented message each. */
+                int g = 0;
+                for (int k = 0; k < m; k++) gio[k] = iout[k][0];
+                for (int k = 0; k < m;) {
+                    size_t size = gio[k].iov_len;
+                    int run = 1;
+                    while (k + run < m && gio[k + run].iov_len <= size && size > 0 && run * size < 60000) {
+                        run++;
+                        if (gio[k + run - 1].iov_len < size) break;
+                    }
+                    out[g].msg_hdr = (struct msghdr){ .msg_name = &peer, .msg_namelen = sizeof peer,
+                                                      .msg_iov = &gio[k], .msg_iovlen = (size_t)run };
+                    if (run > 1) {
+                        memset(&gctl[g], 0, sizeof gctl[g]);
+                        out[g].msg_hdr.msg_control = gctl[g].buf;
+                        out[g].msg_hdr.msg_controllen = sizeof gctl[g].buf;
+                        struct cmsghdr *cm = CMSG_FIRSTHDR(&out[g].msg_hdr);
+                        cm->cmsg_level = SOL_UDP;
+                        cm->cmsg_type = UDP_SEGMENT;
+                        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                        uint16_t seg = (uint16_t)size;
+                        memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+                    }
+                    k += run;
+                    g++;
+                }
+                int s = sendmmsg(sock_b, out, g, 0);
+                /* Count datagrams, not messages: every message sent carried its whole run. */
+                for (int k = 0, msg = 0; msg < s && k < m; msg++) {
+                    to_peer += out[msg].msg_hdr.msg_iovlen;
+                    k += (int)out[msg].msg_hdr.msg_iovlen;
+                }
+            } else if (m > 0) {
                 int s = batch == 1 ? (sendmsg(sock_b, &out[0].msg_hdr, 0) >= 0 ? 1 : 0) : sendmmsg(sock_b, out, m, 0);
                 if (s > 0) to_peer += s;
             }

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdarg.h>
@@ -63,6 +64,7 @@ static struct {
     int sockets;             /* binding: sockets */
     int rcvbuf;              /* SO_RCVBUF of counting sockets */
     int server_cpu;          /* the core the server is pinned to, for its busy time in /proc/stat; -1: none */
+    int gso;                 /* flood: each batch is one sendmsg with UDP_SEGMENT (the server still gets datagrams) */
 } cfg = {
     .user = "load", .pass = "load", .realm = "load.test", .allocs = 16, .payload = 100, .warmup = 1.0,
     .seconds = 3.0, .max_packets = 50000000, .window = 32, .deadline_total = 120, .want_perm = 1, .sockets = 4,
@@ -599,6 +601,25 @@ static int sender_batch(sender_t *sd, int count)
         sd->msgs[k].msg_hdr.msg_iov = &sd->iov[k];
         sd->msgs[k].msg_hdr.msg_iovlen = 1;
     }
+    if (cfg.gso && count > 1) {
+        /* One message, `count` segments of pkt_len: the kernel cuts it into the same datagrams on the way. */
+        union { char buf[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } control;
+        memset(&control, 0, sizeof control);
+        struct msghdr mh = { .msg_iov = sd->iov, .msg_iovlen = count, .msg_control = control.buf,
+                             .msg_controllen = sizeof control.buf };
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t segment = (uint16_t)sd->pkt_len;
+        memcpy(CMSG_DATA(cm), &segment, sizeof segment);
+        ssize_t w = sendmsg(sd->ss[i].fd, &mh, MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == ENOBUFS || errno == ECONNREFUSED) return 0;
+            die("sendmsg (UDP_SEGMENT): %s", strerror(errno));
+        }
+        return count;
+    }
     int r = sendmmsg(sd->ss[i].fd, sd->msgs, count, MSG_DONTWAIT);
     if (r < 0) {
         if (errno == EAGAIN || errno == ENOBUFS || errno == ECONNREFUSED) return 0;
@@ -935,7 +956,8 @@ static void usage(void)
     fprintf(stderr,
         "usage: turnload ping|flood|rtt|binding|allocs --server 127.0.0.1:PORT [--raw] [--user U --pass P --realm R]\n"
         "       [--pid SERVER_PID] [--allocs N] [--payload BYTES] [--warmup S] [--seconds S] [--rate PPS]\n"
-        "       [--max-packets N] [--window N] [--sockets N] [--no-permission] [--deadline S] [--server-cpu N]\n");
+        "       [--max-packets N] [--window N] [--sockets N] [--no-permission] [--deadline S] [--server-cpu N]\n"
+        "       [--gso]  (flood: send each batch as one UDP_SEGMENT message)\n");
     exit(2);
 }
 
@@ -965,6 +987,7 @@ int main(int argc, char **argv)
         else if (ARG("--sockets")) cfg.sockets = atoi(v);
         else if (ARG("--deadline")) cfg.deadline_total = atof(v);
         else if (ARG("--server-cpu")) cfg.server_cpu = atoi(v);
+        else if (!strcmp(a, "--gso")) cfg.gso = 1;
         else usage();
 #undef ARG
     }

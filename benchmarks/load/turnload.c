@@ -841,7 +841,9 @@ static int cmd_rtt(void)
     printf("rtt_loss_pct=%.3f\n", sent_measured ? 100.0 * (1 - (double)got_measured / sent_measured) : 100.0);
     if (nrtt > 0) {
         printf("rtt_p50_us=%.1f\n", 1e6 * rtts[(long)(nrtt * 0.50)]);
+        printf("rtt_p90_us=%.1f\n", 1e6 * rtts[(long)(nrtt * 0.90)]);
         printf("rtt_p99_us=%.1f\n", 1e6 * rtts[(long)(nrtt * 0.99)]);
+        printf("rtt_p999_us=%.1f\n", 1e6 * rtts[(long)(nrtt * 0.999)]);
         printf("rtt_max_us=%.1f\n", 1e6 * rtts[nrtt - 1]);
     }
     if (cfg.pid > 0 && cpu1 >= 0 && cpu2 >= 0 && dt > 0) printf("server_cpu_pct=%.1f\n", 100.0 * (cpu2 - cpu1) / dt);

@@ -134,13 +134,18 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
             try
             {
                 // Wait until a datagram is queued without taking it: an idle allocation holds no receive buffer.
-                await _socket.ReceiveFromAsync(Memory<byte>.Empty, SocketFlags.Peek, remote, stopping).ConfigureAwait(false);
+                // No token: registering one on every wait allocates; Dispose closes the socket, which ends the wait.
+                await _socket.ReceiveFromAsync(Memory<byte>.Empty, SocketFlags.Peek, remote).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 break;
             }
             catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException) when (stopping.IsCancellationRequested)
             {
                 break;
             }

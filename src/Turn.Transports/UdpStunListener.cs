@@ -137,7 +137,8 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
             int received;
             try
             {
-                received = await _socket.ReceiveFromAsync(receiveBuffer, SocketFlags.None, remote, stopping).ConfigureAwait(false);
+                // No token: registering one on every wait allocates; closing the socket ends the wait instead.
+                received = await _socket.ReceiveFromAsync(receiveBuffer, SocketFlags.None, remote).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -149,6 +150,11 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
             }
             catch (SocketException ex)
             {
+                if (stopping.IsCancellationRequested)
+                {
+                    break;
+                }
+
                 // E.g. ICMP port unreachable reported on the next receive (ECONNREFUSED): one peer's problem, not ours.
                 _counters.CountReceiveError();
                 TransportLog.ReceiveFailed(_logger, LocalEndPoint, ex.SocketErrorCode);
@@ -164,7 +170,7 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
 
             try
             {
-                await _socket.SendToAsync(sendBuffer.AsMemory(0, answer), SocketFlags.None, remote, stopping).ConfigureAwait(false);
+                await _socket.SendToAsync(sendBuffer.AsMemory(0, answer), SocketFlags.None, remote).ConfigureAwait(false);
                 _counters.CountDatagramSent();
             }
             catch (OperationCanceledException)

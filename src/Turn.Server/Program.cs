@@ -4,13 +4,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Turn.Server;
 
-// Socket completions run on the socket event thread instead of hopping to the thread pool: every receive loop here
-// handles its datagram synchronously and never blocks, so the hop only cost a context switch per packet. Read once,
-// before the first socket exists; an operator's own setting wins.
-if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
-{
-    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-}
+// Before the first socket exists (see SocketRuntimeSettings).
+SocketRuntimeSettings.Apply();
 
 CommandLineTranslator.Result command = CommandLineTranslator.Translate(args);
 if (command.Error is not null)

@@ -30,11 +30,12 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
     private readonly ErrorLogThrottle _errorThrottle = new();
     private Task _loop = Task.CompletedTask;
     private int _disposed;
-    private bool _dontFragment;
+    private readonly DontFragmentSetting _dontFragment;
 
     public UdpRelayEndpoint(Socket socket, TransportCounters counters, ILogger logger, Action<UdpRelayEndpoint>? onDispose)
     {
         _socket = socket;
+        _dontFragment = new DontFragmentSetting(socket);
         _counters = counters;
         _logger = logger;
         _onDispose = onDispose;
@@ -50,7 +51,7 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
     public void SendToPeer(ReadOnlySpan<byte> payload, in TransportAddress peer, bool dontFragment = false)
     {
         // DF for this one datagram: only Send indications carrying DONT-FRAGMENT pay for the two extra calls.
-        bool toggleDf = dontFragment && !_dontFragment && _socket.AddressFamily == AddressFamily.InterNetwork;
+        bool toggleDf = _dontFragment.NeedsToggle(dontFragment);
         if (!_sendAddress.TryWrite(peer))
         {
             _counters.CountSendError();
@@ -61,7 +62,7 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
         {
             if (toggleDf)
             {
-                _socket.DontFragment = true;
+                _dontFragment.TurnOn();
             }
 
             _socket.SendTo(payload, SocketFlags.None, _sendAddress);
@@ -79,30 +80,13 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
         {
             if (toggleDf)
             {
-                RestoreDontFragment();
+                _dontFragment.TurnOff();
             }
         }
     }
 
-    private void RestoreDontFragment()
-    {
-        try
-        {
-            _socket.DontFragment = false;
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
 
-    public void SetDontFragment(bool enabled)
-    {
-        if (_socket.AddressFamily == AddressFamily.InterNetwork)
-        {
-            _socket.DontFragment = enabled;
-            _dontFragment = enabled;
-        }
-    }
+    public void SetDontFragment(bool enabled) => _dontFragment.SetAlways(enabled);
 
     public void Attach(Allocation allocation, IPeerDataHandler handler)
     {

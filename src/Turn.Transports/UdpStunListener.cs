@@ -191,21 +191,7 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
 
     private int Handle(byte[] receiveBuffer, int received, SocketAddress remote, byte[] sendBuffer)
     {
-        try
-        {
-            var tuple = new FiveTuple(remote.ToTransportAddress(), _serverAddress, TransportProtocol.Udp);
-            return _processor.Process(receiveBuffer.AsSpan(0, received), tuple, this, sendBuffer);
-        }
-#pragma warning disable CA1031 // A bug in one packet's handling must not stop the listener from serving everyone else.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            if (_errorThrottle.ShouldLog())
-            {
-                TransportLog.PacketHandlerFailed(_logger, LocalEndPoint, ex);
-            }
-
-            return 0;
-        }
+        var tuple = new FiveTuple(remote.ToTransportAddress(), _serverAddress, TransportProtocol.Udp);
+        return ListenerDispatch.Process(_processor, receiveBuffer.AsSpan(0, received), tuple, this, sendBuffer, _errorThrottle, _logger, LocalEndPoint);
     }
 }

@@ -27,12 +27,13 @@ internal sealed unsafe class NativeRelayEndpoint : IRelayEndpoint
     private Allocation? _allocation;
     private IPeerDataHandler? _handler;
     private int _disposed;
-    private bool _dontFragment;
+    private readonly DontFragmentSetting _dontFragment;
 
     public NativeRelayEndpoint(Socket socket, NativeRelayPoller poller, TransportCounters counters, ILogger logger,
         Action<NativeRelayEndpoint>? onDispose)
     {
         _socket = socket;
+        _dontFragment = new DontFragmentSetting(socket);
         _handle = socket.SafeHandle;
         _poller = poller;
         _counters = counters;
@@ -65,7 +66,7 @@ internal sealed unsafe class NativeRelayEndpoint : IRelayEndpoint
         }
 
         // DF for this one datagram: only Send indications carrying DONT-FRAGMENT pay for the two extra calls.
-        bool toggleDf = dontFragment && !_dontFragment && _socket.AddressFamily == AddressFamily.InterNetwork;
+        bool toggleDf = _dontFragment.NeedsToggle(dontFragment);
         if (!toggleDf && PeerSendQueue.Current is { } queue)
         {
             fixed (byte* data = payload)
@@ -87,7 +88,7 @@ internal sealed unsafe class NativeRelayEndpoint : IRelayEndpoint
             _handle.DangerousAddRef(ref added);
             if (toggleDf)
             {
-                _socket.DontFragment = true;
+                _dontFragment.TurnOn();
             }
 
             nint sent;
@@ -115,7 +116,7 @@ internal sealed unsafe class NativeRelayEndpoint : IRelayEndpoint
         {
             if (toggleDf)
             {
-                RestoreDontFragment();
+                _dontFragment.TurnOff();
             }
 
             if (added)
@@ -125,14 +126,7 @@ internal sealed unsafe class NativeRelayEndpoint : IRelayEndpoint
         }
     }
 
-    public void SetDontFragment(bool enabled)
-    {
-        if (_socket.AddressFamily == AddressFamily.InterNetwork)
-        {
-            _socket.DontFragment = enabled;
-            _dontFragment = enabled;
-        }
-    }
+    public void SetDontFragment(bool enabled) => _dontFragment.SetAlways(enabled);
 
     public void Attach(Allocation allocation, IPeerDataHandler handler)
     {
@@ -261,14 +255,4 @@ internal sealed unsafe class NativeRelayEndpoint : IRelayEndpoint
         }
     }
 
-    private void RestoreDontFragment()
-    {
-        try
-        {
-            _socket.DontFragment = false;
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
 }

@@ -155,21 +155,7 @@ internal sealed unsafe class NativeUdpReceiver
 
     private int Handle(ReceiveBatch batch, int index, Span<byte> response)
     {
-        try
-        {
-            var tuple = new FiveTuple(batch.Sender(index), _serverAddress, TransportProtocol.Udp);
-            return _processor.Process(batch.Payload(index), tuple, _transport, response);
-        }
-#pragma warning disable CA1031 // A bug in one packet's handling must not stop the listener from serving everyone else.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            if (_errorThrottle.ShouldLog())
-            {
-                TransportLog.PacketHandlerFailed(_logger, _localEndPoint, ex);
-            }
-
-            return 0;
-        }
+        var tuple = new FiveTuple(batch.Sender(index), _serverAddress, TransportProtocol.Udp);
+        return ListenerDispatch.Process(_processor, batch.Payload(index), tuple, _transport, response, _errorThrottle, _logger, _localEndPoint);
     }
 }

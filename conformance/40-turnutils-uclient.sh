@@ -1,5 +1,5 @@
 #!/bin/bash
-# Conformance: coturn's turnutils_uclient (TURN over UDP, RFC 8656) through our server to a
+# Conformance: coturn's turnutils_uclient (TURN over UDP and TCP, RFC 8656) through our server to a
 # turnutils_peer echo peer, both from the Debian package coturn (4.6.x).
 #
 # test.sh's shared server has no credentials and refuses loopback peers, so this script starts
@@ -87,6 +87,20 @@ uclient_transfer_case "uclient 1000-byte payloads in Send/Data indications (-l 1
 
 uclient_transfer_case "uclient TURN REST API credentials (-W static-auth-secret)" \
     "$N" 100 0 "$relay_min" "$relay_max" -s -c -n "$N" -u conformance -W "$secret"
+
+# TURN over TCP (RFC 8656 §5): the client talks to the server over one TCP connection per session; the relay
+# to the peer stays UDP. ChannelData on the stream is padded to 4 bytes (RFC 8656 §12.5).
+uclient_transfer_case "uclient over TCP, ChannelData, one allocation (-t -c)" \
+    "$N" 100 0 "$relay_min" "$relay_max" -t -c -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient over TCP, 1000-byte payloads in Send/Data indications (-t -s -c -l 1000)" \
+    "$N" 1000 0 "$relay_min" "$relay_max" -t -s -c -l 1000 -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient over TCP, 10 clients at once, ChannelData with 99-byte payloads (-t -m 10 -c -l 99)" \
+    $((10 * N)) 99 0 "$relay_min" "$relay_max" -t -c -m 10 -l 99 -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient over TCP, RTP+RTCP allocations with EVEN-PORT/RESERVATION-TOKEN (-t)" \
+    $((2 * N)) 100 1 "$relay_min" "$relay_max" -t -n "$N" "${LT[@]}"
 
 uclient_refusal_case "uclient wrong password is refused (401 until it gives up, nothing relayed)" \
     'Cannot complete Allocation' -s -c -n 5 -u alice -w not-alice-secret

@@ -23,6 +23,7 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     private readonly ChannelBindHandler? _channelBind;
     private readonly DataPath? _data;
     private readonly bool _allowLegacyChannels;
+    private readonly AllocationTable? _allocations;
 
     /// <summary>A STUN-only engine: Binding is answered, TURN methods are not served.</summary>
     public StunMessageProcessor(TurnEngineOptions options, ServerCounters counters)
@@ -39,6 +40,7 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     {
         var context = new TurnContext(options, counters, time, allocations, ports, policy, authenticator, new StunResponses(options.Software));
         _allowLegacyChannels = options.AllowLegacyChannelNumbers;
+        _allocations = allocations;
         _data = new DataPath(context);
         _allocate = new AllocateHandler(context, this);
         _refresh = new RefreshHandler(context);
@@ -47,6 +49,22 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     }
 
     public ServerCounters Counters => _counters;
+
+    /// <summary>
+    /// A stream connection (TCP, TLS) closed: the allocation made over it is deleted with its relay socket, since its
+    /// 5-tuple is gone and nothing could reach it again (RFC 8656 §2, §3.1: an allocation is bound to its 5-tuple).
+    /// Returns whether there was one.
+    /// </summary>
+    public bool ConnectionClosed(in FiveTuple tuple)
+    {
+        if (_allocations is null || !_allocations.TryGet(tuple, out Allocation allocation) || !_allocations.Remove(allocation))
+        {
+            return false;
+        }
+
+        _counters.CountAllocationDeleted();
+        return true;
+    }
 
     /// <summary>Whether first bytes 0x50-0x7F are ChannelData (RFC 5766 channel numbers); stream framing must agree.</summary>
     public bool AllowLegacyChannelNumbers => _allowLegacyChannels;

@@ -13,11 +13,19 @@ namespace Turn.Transports;
 /// A TCP listening socket and its connections. Each connection reads through a <see cref="PipeReader"/>, cuts the
 /// byte stream into STUN and ChannelData frames (RFC 8489 §6.2.2, RFC 8656 §12.5), answers each on the same
 /// connection (RFC 8489 §6.3.1.2), closes the connection when the stream cannot be framed, and closes it when
-/// nothing arrives within the idle timeout.
+/// nothing arrives within the idle timeout. TURN runs over it like over UDP (RFC 8656 §5): an allocation made over a
+/// connection sends its peers' data back on it (<see cref="StreamClientConnection"/>, bounded), and is deleted when
+/// the connection closes.
 /// </summary>
 public sealed class TcpStunListener : IAsyncDisposable
 {
     private const int Backlog = 512;
+
+    /// <summary>Unsent bytes held for one client connection at most; beyond it, messages for it are dropped.</summary>
+    public const int MaxBufferedBytesPerConnection = StreamClientConnection.MaxBufferedBytes;
+
+    /// <summary>How long a closing connection may take to send what is still buffered for it.</summary>
+    private static readonly TimeSpan WriterDrainTimeout = TimeSpan.FromSeconds(2);
 
     private readonly Socket _listener;
     private readonly StunMessageProcessor _processor;
@@ -119,8 +127,11 @@ public sealed class TcpStunListener : IAsyncDisposable
         var stream = new NetworkStream(socket, ownsSocket: true);
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        using var writerStop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         byte[] response = ArrayPool<byte>.Shared.Rent(StunMessageProcessor.MaxResponseLength);
         string reason = "closed by peer";
+        StreamClientConnection? connection = null;
+        Task writer = Task.CompletedTask;
         try
         {
             if (remoteEndPoint is not IPEndPoint remote)
@@ -129,6 +140,8 @@ public sealed class TcpStunListener : IAsyncDisposable
             }
 
             var tuple = new FiveTuple(TransportAddress.FromIPEndPoint(remote), _serverAddress, TransportProtocol.Tcp);
+            connection = new StreamClientConnection(tuple, _counters);
+            writer = connection.RunWriterAsync(stream, writerStop.Token);
             idle.CancelAfter(_idleTimeout);
             while (true)
             {
@@ -149,11 +162,11 @@ public sealed class TcpStunListener : IAsyncDisposable
                         break;
                     }
 
-                    int answer = HandleFrame(buffer.Slice(0, frameLength), tuple, response);
+                    int answer = HandleFrame(buffer.Slice(0, frameLength), connection, response);
                     buffer = buffer.Slice(frameLength);
                     if (answer > 0)
                     {
-                        await stream.WriteAsync(response.AsMemory(0, answer), idle.Token).ConfigureAwait(false);
+                        connection.Send(response.AsSpan(0, answer));
                     }
                 }
 
@@ -193,6 +206,16 @@ public sealed class TcpStunListener : IAsyncDisposable
         }
         finally
         {
+            if (connection is not null)
+            {
+                // Its allocation goes with it; then nothing is left to send to a client that is gone.
+                _processor.ConnectionClosed(connection.Tuple);
+                connection.Complete();
+                await DrainAsync(writer, stopping).ConfigureAwait(false);
+                await writerStop.CancelAsync().ConfigureAwait(false);
+                await writer.ConfigureAwait(false);
+            }
+
             ArrayPool<byte>.Shared.Return(response);
             await reader.CompleteAsync().ConfigureAwait(false);
             await stream.DisposeAsync().ConfigureAwait(false);
@@ -200,7 +223,20 @@ public sealed class TcpStunListener : IAsyncDisposable
         }
     }
 
-    private int HandleFrame(ReadOnlySequence<byte> frame, in FiveTuple tuple, byte[] response)
+    /// <summary>Lets the writer send what is still buffered (answers to the last requests), for a short while.</summary>
+    private static async Task DrainAsync(Task writer, CancellationToken stopping)
+    {
+        try
+        {
+            await writer.WaitAsync(WriterDrainTimeout, stopping).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            // A client that does not read, or the server stopping: the writer is cancelled next.
+        }
+    }
+
+    private int HandleFrame(ReadOnlySequence<byte> frame, StreamClientConnection connection, byte[] response)
     {
         byte[]? rented = null;
         try
@@ -217,7 +253,7 @@ public sealed class TcpStunListener : IAsyncDisposable
                 bytes = rented.AsSpan(0, (int)frame.Length);
             }
 
-            return _processor.Process(bytes, tuple, response);
+            return _processor.Process(bytes, connection.Tuple, connection, response);
         }
 #pragma warning disable CA1031 // A bug in one frame's handling must not take the listener down.
         catch (Exception ex)

@@ -12,6 +12,7 @@ public sealed class TransportCounters
     private long _connectionsClosedFramingError;
     private long _relayedToPeer;
     private long _relayedFromPeer;
+    private long _streamSendDropped;
 
     public long DatagramsReceived => Interlocked.Read(ref _datagramsReceived);
 
@@ -34,6 +35,11 @@ public sealed class TransportCounters
 
     /// <summary>Datagrams received on relayed addresses from peers (before the permission check).</summary>
     public long RelayedFromPeer => Interlocked.Read(ref _relayedFromPeer);
+
+    /// <summary>Messages for a stream client dropped because it had not read what was already waiting (backpressure).</summary>
+    public long StreamSendDropped => Interlocked.Read(ref _streamSendDropped);
+
+    internal void CountStreamSendDropped() => Interlocked.Increment(ref _streamSendDropped);
 
     internal void CountRelayedToPeer() => Interlocked.Increment(ref _relayedToPeer);
 

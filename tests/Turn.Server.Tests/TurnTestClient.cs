@@ -6,8 +6,9 @@ using Turn.Stun;
 namespace Turn.Server.Tests;
 
 /// <summary>
-/// A small TURN client over a real UDP socket for end-to-end tests: it answers the 401 challenge with long-term
-/// credentials (RFC 8489 §9.2.3) and signs every later request with the nonce it was given.
+/// A small TURN client over a real UDP socket or TCP connection for end-to-end tests: it answers the 401 challenge
+/// with long-term credentials (RFC 8489 §9.2.3) and signs every later request with the nonce it was given. Over TCP it
+/// frames the stream itself (RFC 8489 §6.2.2: 20 + Length; RFC 8656 §12.5: ChannelData padded to 4).
 /// </summary>
 internal sealed class TurnTestClient : IDisposable
 {
@@ -16,10 +17,26 @@ internal sealed class TurnTestClient : IDisposable
     private string? _realm;
     private string? _nonce;
     private byte[]? _key;
+    private readonly NetworkStream? _stream;
 
     public TurnTestClient(IPEndPoint server, string username, string password)
+        : this(server, username, password, tcp: false)
     {
-        Socket = StunTestClient.UdpSocket(server);
+    }
+
+    public TurnTestClient(IPEndPoint server, string username, string password, bool tcp)
+    {
+        if (tcp)
+        {
+            Socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            Socket.Connect(server);
+            _stream = new NetworkStream(Socket, ownsSocket: false);
+        }
+        else
+        {
+            Socket = StunTestClient.UdpSocket(server);
+        }
+
         _username = username;
         _password = password;
     }
@@ -30,7 +47,53 @@ internal sealed class TurnTestClient : IDisposable
 
     public byte[]? Key => _key;
 
-    public void Dispose() => Socket.Dispose();
+    public void Dispose()
+    {
+        _stream?.Dispose();
+        Socket.Dispose();
+    }
+
+    /// <summary>Sends bytes as they are: one datagram, or onto the stream.</summary>
+    public async Task SendRawAsync(byte[] bytes)
+    {
+        if (_stream is null)
+        {
+            await Socket.SendAsync(bytes);
+        }
+        else
+        {
+            await _stream.WriteAsync(bytes);
+        }
+    }
+
+    /// <summary>
+    /// The next message from the server: one datagram, or one frame cut from the stream (padding included); null
+    /// when none comes within <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<byte[]?> ReceiveAsync(TimeSpan timeout)
+    {
+        if (_stream is null)
+        {
+            return await StunTestClient.ReceiveUdpAsync(Socket, timeout);
+        }
+
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            byte[] header = new byte[4];
+            await _stream.ReadExactlyAsync(header, cts.Token);
+            int length = (header[2] << 8) | header[3];
+            int total = (header[0] & 0xC0) == 0x40 ? 4 + ((length + 3) & ~3) : 20 + length;
+            byte[] frame = new byte[total];
+            header.CopyTo(frame, 0);
+            await _stream.ReadExactlyAsync(frame.AsMemory(4), cts.Token);
+            return frame;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
 
     public delegate void Attributes(ref StunMessageWriter writer);
 
@@ -42,7 +105,7 @@ internal sealed class TurnTestClient : IDisposable
         for (int attempt = 0; ; attempt++)
         {
             var id = TransactionId.NewRandom();
-            byte[]? answer = await StunTestClient.ExchangeUdpAsync(Socket, Build(method, id, attributes));
+            byte[]? answer = await ExchangeAsync(Build(method, id, attributes));
             Assert.NotNull(answer);
             Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(answer, out StunMessageReader reader));
             Assert.Equal(id, reader.Header.TransactionId);
@@ -69,7 +132,7 @@ internal sealed class TurnTestClient : IDisposable
         var writer = new StunMessageWriter(buffer, new StunMessageType(method, StunClass.Indication), TransactionId.NewRandom());
         attributes(ref writer);
         writer.AddFingerprint();
-        await Socket.SendAsync(buffer.AsMemory(0, writer.Length));
+        await SendRawAsync(buffer[..writer.Length]);
     }
 
     public static int? ErrorCode(in StunMessageReader reader) =>
@@ -89,6 +152,25 @@ internal sealed class TurnTestClient : IDisposable
         return reader.TryGetAttribute(type, out StunAttribute attribute) && XorAddressValue.TryRead(attribute.Value, reader.Header.TransactionId, out TransportAddress address)
             ? address
             : null;
+    }
+
+    /// <summary>Sends a request and returns the next STUN message (data frames that arrive first are skipped).</summary>
+    private async Task<byte[]?> ExchangeAsync(byte[] request)
+    {
+        if (_stream is null)
+        {
+            return await StunTestClient.ExchangeUdpAsync(Socket, request);
+        }
+
+        await _stream.WriteAsync(request);
+        while (true)
+        {
+            byte[]? frame = await ReceiveAsync(StunTestClient.AnswerTimeout);
+            if (frame is null || frame[0] < 0x40)
+            {
+                return frame;
+            }
+        }
     }
 
     private byte[] Build(StunMethod method, TransactionId id, Attributes? attributes)

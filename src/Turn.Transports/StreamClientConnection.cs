@@ -1,0 +1,108 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Turn.Relay;
+using Turn.Relay.Allocations;
+
+namespace Turn.Transports;
+
+/// <summary>
+/// The sending side of one client connection over a byte stream (TCP, later TLS): every message for the client, the
+/// answers to its requests and the data relayed to it from peers (RFC 8656 §11.3, §12.5), goes through one bounded
+/// <see cref="Pipe"/> and one writer loop, so messages never interleave on the stream. A client that stops reading
+/// cannot make the server buffer without limit: once <see cref="MaxBufferedBytes"/> wait unsent, new messages are
+/// dropped and counted until the client catches up (relayed media is lossy by nature; a request's client retransmits).
+/// Copying into the pipe's pooled segments allocates nothing per message.
+/// </summary>
+internal sealed class StreamClientConnection : IClientTransport, IClientSender
+{
+    /// <summary>Unsent bytes held for one connection at most.</summary>
+    public const int MaxBufferedBytes = 256 * 1024;
+
+    private readonly Pipe _output = new(new PipeOptions(
+        pauseWriterThreshold: MaxBufferedBytes, resumeWriterThreshold: MaxBufferedBytes / 2, useSynchronizationContext: false));
+
+    private readonly Lock _sync = new();
+    private readonly TransportCounters _counters;
+    private Task? _pendingFlush;
+    private bool _completed;
+
+    public StreamClientConnection(in FiveTuple tuple, TransportCounters counters)
+    {
+        Tuple = tuple;
+        _counters = counters;
+    }
+
+    public FiveTuple Tuple { get; }
+
+    /// <summary>RFC 8656 §11.3, §12.5: data for an allocation made over this connection goes back on it.</summary>
+    public IClientSender CreateSender(in FiveTuple tuple) => this;
+
+    public void Send(ReadOnlySpan<byte> message)
+    {
+        lock (_sync)
+        {
+            if (_completed || _pendingFlush is { IsCompleted: false })
+            {
+                // Closed, or the client has not read what is already waiting: drop rather than grow.
+                _counters.CountStreamSendDropped();
+                return;
+            }
+
+            PipeWriter writer = _output.Writer;
+            message.CopyTo(writer.GetSpan(message.Length));
+            writer.Advance(message.Length);
+            ValueTask<FlushResult> flush = writer.FlushAsync();
+            _pendingFlush = flush.IsCompletedSuccessfully ? null : flush.AsTask();
+        }
+
+        _counters.CountDatagramSent();
+    }
+
+    /// <summary>Writes what is sent to <paramref name="stream"/> until <see cref="Complete"/> or a write fails.</summary>
+    public async Task RunWriterAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        PipeReader reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                foreach (ReadOnlyMemory<byte> segment in buffer)
+                {
+                    await stream.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The connection is going away; the reader side reports why.
+        }
+        finally
+        {
+            await reader.CompleteAsync().ConfigureAwait(false);
+            Complete();
+        }
+    }
+
+    /// <summary>No more messages: the writer loop sends what is buffered and ends.</summary>
+    public void Complete()
+    {
+        lock (_sync)
+        {
+            if (_completed)
+            {
+                return;
+            }
+
+            _completed = true;
+            _output.Writer.Complete();
+        }
+    }
+}

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Conformance: coturn's turnutils_uclient (TURN over UDP and TCP, RFC 8656) through our server to a
+# Conformance: coturn's turnutils_uclient (TURN over UDP, TCP and TLS, RFC 8656) through our server to a
 # turnutils_peer echo peer, both from the Debian package coturn (4.6.x).
 #
 # test.sh's shared server has no credentials and refuses loopback peers, so this script starts
@@ -101,6 +101,22 @@ uclient_transfer_case "uclient over TCP, 10 clients at once, ChannelData with 99
 
 uclient_transfer_case "uclient over TCP, RTP+RTCP allocations with EVEN-PORT/RESERVATION-TOKEN (-t)" \
     $((2 * N)) 100 1 "$relay_min" "$relay_max" -t -n "$N" "${LT[@]}"
+
+# TURN over TLS (RFC 8656 §5, TLS-over-TCP): the same on the server's TLS port, with the certificate it generated
+# at start (uclient does not check it).
+if [ -n "${srv_tls_port:-}" ]; then
+    udp_port=$srv_port
+    srv_port=$srv_tls_port
+    uclient_transfer_case "uclient over TLS, ChannelData, one allocation (-t -S -c)" \
+        "$N" 100 0 "$relay_min" "$relay_max" -t -S -c -n "$N" "${LT[@]}"
+    uclient_transfer_case "uclient over TLS, 999-byte payloads in Send/Data indications (-t -S -s -c -l 999)" \
+        "$N" 999 0 "$relay_min" "$relay_max" -t -S -s -c -l 999 -n "$N" "${LT[@]}"
+    uclient_transfer_case "uclient over TLS, 10 clients at once, ChannelData (-t -S -m 10 -c)" \
+        $((10 * N)) 100 0 "$relay_min" "$relay_max" -t -S -c -m 10 -n "$N" "${LT[@]}"
+    srv_port=$udp_port
+else
+    fail "uclient over TLS" "the server log names no TLS listener"
+fi
 
 uclient_refusal_case "uclient wrong password is refused (401 until it gives up, nothing relayed)" \
     'Cannot complete Allocation' -s -c -n 5 -u alice -w not-alice-secret

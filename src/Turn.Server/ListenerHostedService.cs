@@ -26,6 +26,7 @@ internal sealed class ListenerHostedService : IHostedService
     private readonly ILogger _logger;
     private readonly List<UdpStunListener> _udp = [];
     private readonly List<TcpStunListener> _tcp = [];
+    private TlsCertificateSource? _certificate;
 
     public ListenerHostedService(IOptions<TurnServerOptions> options, StunMessageProcessor processor,
         TransportCounters counters, ListenerRegistry registry, UdpIoSetup udpIo, ILoggerFactory loggerFactory)
@@ -41,6 +42,12 @@ internal sealed class ListenerHostedService : IHostedService
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (_options.EnableTls)
+        {
+            _certificate = LoadCertificate();
+            _registry.TlsCertificateSha256 = _certificate.Sha256Fingerprint;
+        }
+
         bool defaults = _options.ListeningIps.Count == 0;
         IPAddress[] addresses = defaults
             ? [IPAddress.Any, IPAddress.IPv6Any]
@@ -84,15 +91,37 @@ internal sealed class ListenerHostedService : IHostedService
             }
         }
 
-        _registry.Set(_udp.Select(l => l.LocalEndPoint).ToArray(), _tcp.Select(l => l.LocalEndPoint).ToArray());
+        _registry.Set(_udp.Select(l => l.LocalEndPoint).ToArray(), _tcp.Where(l => !l.IsTls).Select(l => l.LocalEndPoint).ToArray(),
+            _tcp.Where(l => l.IsTls).Select(l => l.LocalEndPoint).ToArray());
         ServerLog.Ready(_logger, _registry.Port, _udp.Count + _tcp.Count);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => CloseAllAsync();
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await CloseAllAsync().ConfigureAwait(false);
+        _certificate?.Dispose();
+        _certificate = null;
+    }
+
+    private TlsCertificateSource LoadCertificate()
+    {
+        if (!string.IsNullOrEmpty(_options.CertFile) && !string.IsNullOrEmpty(_options.KeyFile))
+        {
+            TlsCertificateSource loaded = TlsCertificateSource.FromPemFiles(_options.CertFile, _options.KeyFile);
+            ServerLog.TlsCertificateLoaded(_logger, _options.CertFile, loaded.Certificate.Subject, loaded.Certificate.NotAfter, loaded.Sha256Fingerprint);
+            return loaded;
+        }
+
+        TlsCertificateSource generated = TlsCertificateSource.SelfSigned(System.Net.Dns.GetHostName());
+        ServerLog.TlsSelfSigned(_logger, generated.Certificate.Subject, generated.Sha256Fingerprint);
+        return generated;
+    }
 
     private void BindAll(IPAddress[] addresses, bool defaults)
     {
         int port = _options.ListeningPort;
+        int tlsPort = _options.EffectiveTlsPort;
+        var handshake = TimeSpan.FromSeconds(_options.TlsHandshakeTimeoutSeconds);
         var idle = TimeSpan.FromSeconds(_options.TcpIdleTimeoutSeconds);
         ILogger udpLogger = _loggerFactory.CreateLogger<UdpStunListener>();
         ILogger tcpLogger = _loggerFactory.CreateLogger<TcpStunListener>();
@@ -119,6 +148,13 @@ internal sealed class ListenerHostedService : IHostedService
                     var tcp = TcpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, idle, tcpLogger);
                     _tcp.Add(tcp);
                     port = tcp.LocalEndPoint.Port;
+                }
+
+                if (_certificate is not null)
+                {
+                    var tls = TcpStunListener.Bind(new IPEndPoint(address, tlsPort), _processor, _counters, idle, tcpLogger, _certificate, handshake);
+                    _tcp.Add(tls);
+                    tlsPort = tls.LocalEndPoint.Port;
                 }
             }
             catch (SocketException ex) when (defaults && address.AddressFamily == AddressFamily.InterNetworkV6

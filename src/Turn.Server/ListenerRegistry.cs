@@ -7,17 +7,27 @@ public sealed class ListenerRegistry
 {
     private volatile IReadOnlyList<IPEndPoint> _udp = [];
     private volatile IReadOnlyList<IPEndPoint> _tcp = [];
+    private volatile IReadOnlyList<IPEndPoint> _tls = [];
 
     public IReadOnlyList<IPEndPoint> UdpEndPoints => _udp;
 
     public IReadOnlyList<IPEndPoint> TcpEndPoints => _tcp;
 
+    public IReadOnlyList<IPEndPoint> TlsEndPoints => _tls;
+
+    /// <summary>SHA-256 (hex) of the certificate TLS connections are served with; null when TLS is off.</summary>
+    public string? TlsCertificateSha256 { get; internal set; }
+
+    /// <summary>The TLS port (0 when TLS is off).</summary>
+    public int TlsPort => _tls.Count > 0 ? _tls[0].Port : 0;
+
     /// <summary>The port every listener shares (useful when the configured port was 0).</summary>
     public int Port => _udp.Count > 0 ? _udp[0].Port : _tcp.Count > 0 ? _tcp[0].Port : 0;
 
-    internal void Set(IReadOnlyList<IPEndPoint> udp, IReadOnlyList<IPEndPoint> tcp)
+    internal void Set(IReadOnlyList<IPEndPoint> udp, IReadOnlyList<IPEndPoint> tcp, IReadOnlyList<IPEndPoint> tls)
     {
         _udp = udp;
         _tcp = tcp;
+        _tls = tls;
     }
 }

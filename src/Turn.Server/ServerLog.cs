@@ -18,6 +18,14 @@ internal static partial class ServerLog
         Message = "UDP: batched system calls, up to {Batch} datagrams per call, {RelayThreads} relay socket threads, GSO {Gso}")]
     public static partial void UdpBatched(ILogger logger, int batch, int relayThreads, string gso);
 
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning,
+        Message = "TLS: no certificate configured (--cert/--pkey); serving a self-signed one generated at start: {Subject}, SHA-256 {Fingerprint}")]
+    public static partial void TlsSelfSigned(ILogger logger, string subject, string fingerprint);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information,
+        Message = "TLS: certificate from {File}: {Subject}, valid until {NotAfter:u}, SHA-256 {Fingerprint}")]
+    public static partial void TlsCertificateLoaded(ILogger logger, string file, string subject, DateTime notAfter, string fingerprint);
+
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "UDP: .NET socket engine, one receive loop per socket")]
     public static partial void UdpSockets(ILogger logger);
 }

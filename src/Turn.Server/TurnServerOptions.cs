@@ -21,6 +21,27 @@ public sealed class TurnServerOptions
 
     public bool EnableTcp { get; set; } = true;
 
+    /// <summary>TURN over TLS (RFC 8656 §5) on <see cref="TlsListeningPort"/>.</summary>
+    public bool EnableTls { get; set; } = true;
+
+    /// <summary>
+    /// TLS port (RFC 8656 §4.1 default 5349; 443 works too). Unset: 5349, or a free port when
+    /// <see cref="ListeningPort"/> is 0. 0 picks a free port.
+    /// </summary>
+    public int? TlsListeningPort { get; set; }
+
+    /// <summary>PEM certificate for TLS, optionally followed by its chain; unset: a self-signed one is generated at start.</summary>
+    public string? CertFile { get; set; }
+
+    /// <summary>PEM private key of <see cref="CertFile"/>.</summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>A TLS handshake that takes longer than this closes the connection.</summary>
+    public int TlsHandshakeTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>The TLS port in effect (see <see cref="TlsListeningPort"/>).</summary>
+    public int EffectiveTlsPort => TlsListeningPort ?? (ListeningPort == 0 ? 0 : 5349);
+
     /// <summary>RFC 8489 §14.14 SOFTWARE of every response; empty leaves the attribute out.</summary>
     public string? Software { get; set; } = DefaultSoftware;
 

@@ -36,6 +36,7 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
         }
 
         ValidateUdpIo(options, failures);
+        ValidateTls(options, failures);
 
         if (options.TcpIdleTimeoutSeconds < 1)
         {
@@ -51,6 +52,38 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
         policy.RelayMaxPort = 0;
         failures.AddRange(Turn.Relay.Policy.PeerAddressPolicy.Validate(policy, section));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void ValidateTls(TurnServerOptions options, List<string> failures)
+    {
+        string section = TurnServerOptions.SectionName;
+        if (options.TlsListeningPort is < 0 or > 65535)
+        {
+            failures.Add($"{section}:TlsListeningPort must be between 0 and 65535 (got {options.TlsListeningPort}).");
+        }
+
+        if (options.EnableTls && options.EnableTcp && options.TlsListeningPort is { } tls && tls != 0 && tls == options.ListeningPort)
+        {
+            failures.Add($"{section}:TlsListeningPort must differ from {section}:ListeningPort (both {tls}): TCP and TLS cannot share a port.");
+        }
+
+        if (string.IsNullOrEmpty(options.CertFile) != string.IsNullOrEmpty(options.KeyFile))
+        {
+            failures.Add($"{section}:CertFile and {section}:KeyFile go together: give both (--cert and --pkey) or neither.");
+        }
+
+        foreach (string? file in new[] { options.CertFile, options.KeyFile })
+        {
+            if (!string.IsNullOrEmpty(file) && !File.Exists(file))
+            {
+                failures.Add($"{section}: TLS file '{file}' does not exist.");
+            }
+        }
+
+        if (options.TlsHandshakeTimeoutSeconds < 1)
+        {
+            failures.Add($"{section}:TlsHandshakeTimeoutSeconds must be at least 1 (got {options.TlsHandshakeTimeoutSeconds}).");
+        }
     }
 
     private static void ValidateUdpIo(TurnServerOptions options, List<string> failures)

@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Turn.Relay;
@@ -36,10 +38,18 @@ public sealed class TcpStunListener : IAsyncDisposable
     private readonly ConcurrentDictionary<Task, byte> _connections = new();
     private readonly TransportAddress _serverAddress;
     private readonly ErrorLogThrottle _errorThrottle = new();
+    private readonly TlsCertificateSource? _tls;
+    private readonly TimeSpan _handshakeTimeout;
     private Task _acceptLoop = Task.CompletedTask;
 
-    private TcpStunListener(Socket listener, StunMessageProcessor processor, TransportCounters counters, TimeSpan idleTimeout, ILogger logger)
+    /// <summary>RFC 7443: the ALPN names of TURN and of STUN NAT discovery.</summary>
+    private static readonly List<SslApplicationProtocol> AlpnProtocols = [new("stun.turn"), new("stun.nat-discovery")];
+
+    private TcpStunListener(Socket listener, StunMessageProcessor processor, TransportCounters counters, TimeSpan idleTimeout, ILogger logger,
+        TlsCertificateSource? tls, TimeSpan handshakeTimeout)
     {
+        _tls = tls;
+        _handshakeTimeout = handshakeTimeout;
         _listener = listener;
         _processor = processor;
         _counters = counters;
@@ -54,15 +64,29 @@ public sealed class TcpStunListener : IAsyncDisposable
     /// <summary>Number of connections open right now.</summary>
     public int ConnectionCount => _connections.Count;
 
+    /// <summary>Whether connections are TLS (RFC 8656 §5: TLS-over-TCP).</summary>
+    public bool IsTls => _tls is not null;
+
+    private string ProtocolName => _tls is null ? "TCP" : "TLS";
+
     public static TcpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters,
-        TimeSpan idleTimeout, ILogger logger)
+        TimeSpan idleTimeout, ILogger logger) =>
+        Bind(endPoint, processor, counters, idleTimeout, logger, tls: null, handshakeTimeout: TimeSpan.FromSeconds(10));
+
+    /// <summary>
+    /// As above; with <paramref name="tls"/>, every connection starts with a TLS 1.2/1.3 handshake (which must end within
+    /// <paramref name="handshakeTimeout"/>) and carries STUN/TURN inside it.
+    /// </summary>
+    public static TcpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters,
+        TimeSpan idleTimeout, ILogger logger, TlsCertificateSource? tls, TimeSpan handshakeTimeout)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(idleTimeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(handshakeTimeout, TimeSpan.Zero);
         Socket socket = ListenerSocket.Bind(endPoint, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             socket.Listen(Backlog);
-            return new TcpStunListener(socket, processor, counters, idleTimeout, logger);
+            return new TcpStunListener(socket, processor, counters, idleTimeout, logger, tls, handshakeTimeout);
         }
         catch
         {
@@ -73,7 +97,7 @@ public sealed class TcpStunListener : IAsyncDisposable
 
     public void Start()
     {
-        TransportLog.Listening(_logger, "TCP", LocalEndPoint);
+        TransportLog.Listening(_logger, ProtocolName, LocalEndPoint);
         _acceptLoop = Task.Run(AcceptLoopAsync);
     }
 
@@ -84,7 +108,7 @@ public sealed class TcpStunListener : IAsyncDisposable
         await _acceptLoop.ConfigureAwait(false);
         await Task.WhenAll(_connections.Keys).ConfigureAwait(false);
         _stopping.Dispose();
-        TransportLog.Stopped(_logger, "TCP", LocalEndPoint);
+        TransportLog.Stopped(_logger, ProtocolName, LocalEndPoint);
     }
 
     private async Task AcceptLoopAsync()
@@ -124,7 +148,12 @@ public sealed class TcpStunListener : IAsyncDisposable
     {
         await Task.Yield();
         EndPoint? remoteEndPoint = socket.RemoteEndPoint;
-        var stream = new NetworkStream(socket, ownsSocket: true);
+        Stream? stream = await OpenStreamAsync(socket, remoteEndPoint, stopping).ConfigureAwait(false);
+        if (stream is null)
+        {
+            return;
+        }
+
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         using var writerStop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
@@ -139,7 +168,8 @@ public sealed class TcpStunListener : IAsyncDisposable
                 return;
             }
 
-            var tuple = new FiveTuple(TransportAddress.FromIPEndPoint(remote), _serverAddress, TransportProtocol.Tcp);
+            var tuple = new FiveTuple(TransportAddress.FromIPEndPoint(remote), _serverAddress,
+                _tls is null ? TransportProtocol.Tcp : TransportProtocol.Tls);
             connection = new StreamClientConnection(tuple, _counters);
             writer = connection.RunWriterAsync(stream, writerStop.Token);
             idle.CancelAfter(_idleTimeout);
@@ -220,6 +250,41 @@ public sealed class TcpStunListener : IAsyncDisposable
             await reader.CompleteAsync().ConfigureAwait(false);
             await stream.DisposeAsync().ConfigureAwait(false);
             TransportLog.ConnectionClosed(_logger, remoteEndPoint, reason);
+        }
+    }
+
+    /// <summary>
+    /// The connection's byte stream: the socket itself, or TLS over it once the handshake is done; null (and the socket
+    /// closed) when the handshake fails or takes longer than the handshake timeout.
+    /// </summary>
+    private async Task<Stream?> OpenStreamAsync(Socket socket, EndPoint? remote, CancellationToken stopping)
+    {
+        var network = new NetworkStream(socket, ownsSocket: true);
+        if (_tls is null)
+        {
+            return network;
+        }
+
+        var tls = new SslStream(network, leaveInnerStreamOpen: false);
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        handshake.CancelAfter(_handshakeTimeout);
+        try
+        {
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = _tls.Current,
+                ApplicationProtocols = AlpnProtocols,
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                ClientCertificateRequired = false,
+            }, handshake.Token).ConfigureAwait(false);
+            return tls;
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException or SocketException)
+        {
+            _counters.CountTlsHandshakeFailed();
+            TransportLog.ConnectionClosed(_logger, remote, "TLS handshake failed: " + ex.Message);
+            await tls.DisposeAsync().ConfigureAwait(false);
+            return null;
         }
     }
 

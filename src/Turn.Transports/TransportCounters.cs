@@ -13,6 +13,7 @@ public sealed class TransportCounters
     private long _relayedToPeer;
     private long _relayedFromPeer;
     private long _streamSendDropped;
+    private long _tlsHandshakesFailed;
 
     public long DatagramsReceived => Interlocked.Read(ref _datagramsReceived);
 
@@ -38,6 +39,11 @@ public sealed class TransportCounters
 
     /// <summary>Messages for a stream client dropped because it had not read what was already waiting (backpressure).</summary>
     public long StreamSendDropped => Interlocked.Read(ref _streamSendDropped);
+
+    /// <summary>TLS connections closed because the handshake failed or took too long.</summary>
+    public long TlsHandshakesFailed => Interlocked.Read(ref _tlsHandshakesFailed);
+
+    internal void CountTlsHandshakeFailed() => Interlocked.Increment(ref _tlsHandshakesFailed);
 
     internal void CountStreamSendDropped() => Interlocked.Increment(ref _streamSendDropped);
 

@@ -51,7 +51,8 @@ public class ServerProcessTests
     public async Task Executable_serves_binding_and_reads_environment_configuration()
     {
         int port = FreePort();
-        using Process process = Start(["--listening-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--listening-ip", "127.0.0.1"],
+        using Process process = Start(["--listening-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--listening-ip", "127.0.0.1",
+                "--tls-listening-port", "0"],
             new Dictionary<string, string> { ["TURN__SOFTWARE"] = "from-environment" });
         try
         {

@@ -716,7 +716,8 @@ public sealed class TurnConfigurationTests : IDisposable
             "lt-cred-mech",
             "user=alice:pa#ss word",
             "stale-nonce=300",
-            "no-tcp");
+            "no-tcp",
+            "no-tls");
         using Process process = Start(["-c", path]);
         try
         {

@@ -17,11 +17,40 @@ internal sealed class TurnTestClient : IDisposable
     private string? _realm;
     private string? _nonce;
     private byte[]? _key;
-    private readonly NetworkStream? _stream;
+    private readonly Stream? _stream;
 
     public TurnTestClient(IPEndPoint server, string username, string password)
         : this(server, username, password, tcp: false)
     {
+    }
+
+    /// <summary>A client over an established stream (e.g. TLS over <paramref name="socket"/>).</summary>
+    public TurnTestClient(Socket socket, Stream stream, string username, string password)
+    {
+        Socket = socket;
+        _stream = stream;
+        _username = username;
+        _password = password;
+    }
+
+    /// <summary>
+    /// A client over TLS: connects, and completes the handshake trusting only the certificate whose SHA-256 is
+    /// <paramref name="pinnedSha256"/>, offering <paramref name="alpn"/>.
+    /// </summary>
+    public static async Task<(TurnTestClient Client, System.Net.Security.SslStream Tls)> ConnectTlsAsync(IPEndPoint server, string username,
+        string password, string pinnedSha256, string alpn = "stun.turn")
+    {
+        var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(server);
+        var tls = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false,
+            (_, certificate, _, _) => certificate is not null
+                && Convert.ToHexString(certificate.GetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256)) == pinnedSha256);
+        await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ApplicationProtocols = [new System.Net.Security.SslApplicationProtocol(alpn)],
+        });
+        return (new TurnTestClient(socket, tls, username, password), tls);
     }
 
     public TurnTestClient(IPEndPoint server, string username, string password, bool tcp)

@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Turn.Stun;
+
+namespace Turn.Server.Tests;
+
+/// <summary>
+/// TURN over TLS (RFC 8656 §5, TLS-over-TCP on its own port, RFC 8656 §4.1): the handshake, ALPN (RFC 7443), and an
+/// allocation whose data comes back inside the TLS stream. Real sockets on loopback against an in-process server.
+/// </summary>
+public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFixture<RelayServerFixture>
+{
+    private ListenerRegistry Registry => server.Services.GetRequiredService<ListenerRegistry>();
+
+    private IPEndPoint TlsEndPoint => new(IPAddress.Loopback, Registry.TlsPort);
+
+    /// <summary>RFC 8656 §5, RFC 7443: an Allocate over TLS with ALPN "stun.turn"; relayed data returns inside TLS.</summary>
+    [Fact]
+    public async Task Rfc8656_S5_allocate_and_relay_over_tls_with_alpn_stun_turn()
+    {
+        Assert.NotEqual(0, Registry.TlsPort);
+        var (client, tls) = await TurnTestClient.ConnectTlsAsync(TlsEndPoint, RelayServerFixture.User, RelayServerFixture.Password,
+            Registry.TlsCertificateSha256!);
+        using (client)
+        await using (tls)
+        {
+            Assert.Equal("stun.turn", tls.NegotiatedApplicationProtocol.ToString());
+            Assert.True(tls.SslProtocol is SslProtocols.Tls12 or SslProtocols.Tls13);
+            byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
+            Assert.Null(TurnTestClient.ErrorCode(answer));
+            TransportAddress relayed = TurnTestClient.XorAddress(answer, StunAttributeType.XorRelayedAddress)!.Value;
+
+            using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            TransportAddress peerAddress = TransportAddress.FromIPEndPoint((IPEndPoint)peer.LocalEndPoint!);
+            byte[] bind = await client.RequestAsync(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+            {
+                w.AddChannelNumber(0x4003);
+                w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
+            });
+            Assert.Null(TurnTestClient.ErrorCode(bind));
+            await peer.SendToAsync(new byte[] { 1, 2, 3, 4, 5 }, relayed.ToIPEndPoint());
+            byte[]? frame = await client.ReceiveAsync(TimeSpan.FromSeconds(5));
+            Assert.NotNull(frame);
+            Assert.Equal(new byte[] { 0x40, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5, 0, 0, 0 }, frame);
+        }
+    }
+
+    /// <summary>RFC 7443: a client asking for STUN NAT discovery ("stun.nat-discovery") gets it, and a Binding answer.</summary>
+    [Fact]
+    public async Task Rfc7443_alpn_stun_nat_discovery_is_offered_too()
+    {
+        var (client, tls) = await TurnTestClient.ConnectTlsAsync(TlsEndPoint, RelayServerFixture.User, RelayServerFixture.Password,
+            Registry.TlsCertificateSha256!, "stun.nat-discovery");
+        using (client)
+        await using (tls)
+        {
+            Assert.Equal("stun.nat-discovery", tls.NegotiatedApplicationProtocol.ToString());
+            byte[] answer = await client.RequestAsync(StunMethod.Binding);
+            Assert.Equal(client.LocalAddress, TurnTestClient.XorAddress(answer, StunAttributeType.XorMappedAddress));
+        }
+    }
+
+    /// <summary>A connection that never starts its handshake is closed after the handshake timeout (a slowloris guard).</summary>
+    [Fact]
+    public async Task A_connection_that_never_handshakes_is_closed()
+    {
+        var custom = new TlsServer(["--tls-handshake-timeout", "1"]);
+        await custom.InitializeAsync();
+        try
+        {
+            var registry = custom.Services.GetRequiredService<ListenerRegistry>();
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, registry.TlsPort));
+            var watch = Stopwatch.StartNew();
+            byte[] buffer = new byte[16];
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            int read = await socket.ReceiveAsync(buffer, SocketFlags.None, limit.Token);
+            Assert.Equal(0, read);
+            Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(8));
+            Assert.True(custom.TransportCounters.TlsHandshakesFailed >= 1);
+        }
+        finally
+        {
+            await custom.DisposeAsync();
+        }
+    }
+
+    /// <summary>--cert and --pkey: the server presents the certificate from the PEM files.</summary>
+    [Fact]
+    public async Task Certificate_and_key_from_pem_files_are_served()
+    {
+        string dir = Directory.CreateTempSubdirectory("turn-tls-").FullName;
+        try
+        {
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var request = new CertificateRequest("CN=pem.test", key, HashAlgorithmName.SHA256);
+            using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+            string certFile = Path.Combine(dir, "cert.pem");
+            string keyFile = Path.Combine(dir, "key.pem");
+            await File.WriteAllTextAsync(certFile, certificate.ExportCertificatePem());
+            await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
+            string expected = Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
+
+            var custom = new TlsServer(["--cert", certFile, "--pkey", keyFile]);
+            await custom.InitializeAsync();
+            try
+            {
+                var registry = custom.Services.GetRequiredService<ListenerRegistry>();
+                Assert.Equal(expected, registry.TlsCertificateSha256);
+                var (client, tls) = await TurnTestClient.ConnectTlsAsync(new IPEndPoint(IPAddress.Loopback, registry.TlsPort),
+                    RelayServerFixture.User, RelayServerFixture.Password, expected);
+                using (client)
+                await using (tls)
+                {
+                    Assert.Equal("CN=pem.test", tls.RemoteCertificate!.Subject);
+                }
+            }
+            finally
+            {
+                await custom.DisposeAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private sealed class TlsServer(string[] extra) : RelayServerFixture
+    {
+        protected override IEnumerable<string> ExtraArguments => [.. base.ExtraArguments, .. extra];
+    }
+}

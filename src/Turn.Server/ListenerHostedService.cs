@@ -12,7 +12,7 @@ namespace Turn.Server;
 /// Binds a UDP and a TCP listener on the configured port for every listening address at start (so a port
 /// conflict stops the server with a clear error), serves until stopped, then closes them.
 /// </summary>
-internal sealed class ListenerHostedService : IHostedService
+internal sealed class ListenerHostedService : IHostedService, IDisposable
 {
     /// <summary>With port 0, attempts at finding one port free for every listener.</summary>
     private const int EphemeralPortAttempts = 20;
@@ -27,6 +27,8 @@ internal sealed class ListenerHostedService : IHostedService
     private readonly List<UdpStunListener> _udp = [];
     private readonly List<TcpStunListener> _tcp = [];
     private TlsCertificateSource? _certificate;
+    private CancellationTokenSource? _reloadStop;
+    private Task _reload = Task.CompletedTask;
 
     public ListenerHostedService(IOptions<TurnServerOptions> options, StunMessageProcessor processor,
         TransportCounters counters, ListenerRegistry registry, UdpIoSetup udpIo, ILoggerFactory loggerFactory)
@@ -46,6 +48,11 @@ internal sealed class ListenerHostedService : IHostedService
         {
             _certificate = LoadCertificate();
             _registry.TlsCertificateSha256 = _certificate.Sha256Fingerprint;
+            if (_certificate.CertificateFile is not null && _options.TlsReloadIntervalSeconds > 0)
+            {
+                _reloadStop = new CancellationTokenSource();
+                _reload = ReloadLoopAsync(_certificate, TimeSpan.FromSeconds(_options.TlsReloadIntervalSeconds), _reloadStop.Token);
+            }
         }
 
         bool defaults = _options.ListeningIps.Count == 0;
@@ -98,9 +105,56 @@ internal sealed class ListenerHostedService : IHostedService
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (_reloadStop is not null)
+        {
+            await _reloadStop.CancelAsync().ConfigureAwait(false);
+            await _reload.ConfigureAwait(false);
+            _reloadStop.Dispose();
+            _reloadStop = null;
+        }
+
         await CloseAllAsync().ConfigureAwait(false);
         _certificate?.Dispose();
         _certificate = null;
+    }
+
+    /// <summary>
+    /// Serves a changed certificate to new connections (open ones keep theirs); a broken new file keeps the current
+    /// certificate and logs an error.
+    /// </summary>
+    private async Task ReloadLoopAsync(TlsCertificateSource certificate, TimeSpan interval, CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                try
+                {
+                    if (certificate.ReloadIfChanged())
+                    {
+                        _registry.TlsCertificateSha256 = certificate.Sha256Fingerprint;
+                        ServerLog.TlsCertificateReloaded(_logger, certificate.CertificateFile!, certificate.Certificate.Subject,
+                            certificate.Certificate.NotAfter, certificate.Sha256Fingerprint);
+                    }
+                }
+#pragma warning disable CA1031 // Whatever is wrong with the new files, the server keeps serving the certificate it has.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    ServerLog.TlsCertificateReloadFailed(_logger, certificate.CertificateFile!, ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public void Dispose()
+    {
+        _reloadStop?.Dispose();
+        _certificate?.Dispose();
     }
 
     private TlsCertificateSource LoadCertificate()

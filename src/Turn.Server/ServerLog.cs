@@ -26,6 +26,14 @@ internal static partial class ServerLog
         Message = "TLS: certificate from {File}: {Subject}, valid until {NotAfter:u}, SHA-256 {Fingerprint}")]
     public static partial void TlsCertificateLoaded(ILogger logger, string file, string subject, DateTime notAfter, string fingerprint);
 
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information,
+        Message = "TLS: certificate reloaded from {File}: {Subject}, valid until {NotAfter:u}, SHA-256 {Fingerprint}; new connections get it")]
+    public static partial void TlsCertificateReloaded(ILogger logger, string file, string subject, DateTime notAfter, string fingerprint);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Error,
+        Message = "TLS: the changed certificate files ({File}) cannot be used, keeping the current certificate: {Reason}")]
+    public static partial void TlsCertificateReloadFailed(ILogger logger, string file, string reason);
+
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "UDP: .NET socket engine, one receive loop per socket")]
     public static partial void UdpSockets(ILogger logger);
 }

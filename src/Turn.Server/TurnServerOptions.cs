@@ -36,6 +36,9 @@ public sealed class TurnServerOptions
     /// <summary>PEM private key of <see cref="CertFile"/>.</summary>
     public string? KeyFile { get; set; }
 
+    /// <summary>How often the --cert/--pkey files are checked for a new certificate (0: never).</summary>
+    public int TlsReloadIntervalSeconds { get; set; } = 5;
+
     /// <summary>A TLS handshake that takes longer than this closes the connection.</summary>
     public int TlsHandshakeTimeoutSeconds { get; set; } = 10;
 

@@ -80,6 +80,11 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             }
         }
 
+        if (options.TlsReloadIntervalSeconds < 0)
+        {
+            failures.Add($"{section}:TlsReloadIntervalSeconds must be 0 (never) or more (got {options.TlsReloadIntervalSeconds}).");
+        }
+
         if (options.TlsHandshakeTimeoutSeconds < 1)
         {
             failures.Add($"{section}:TlsHandshakeTimeoutSeconds must be at least 1 (got {options.TlsHandshakeTimeoutSeconds}).");

@@ -11,8 +11,11 @@ namespace Turn.Transports;
 /// </summary>
 public sealed class TlsCertificateSource : IDisposable
 {
+    private readonly Lock _sync = new();
+    private readonly List<X509Certificate2> _retired = [];
     private volatile SslStreamCertificateContext _current;
-    private X509Certificate2 _certificate;
+    private volatile X509Certificate2 _certificate;
+    private (DateTime Certificate, DateTime Key, long CertificateLength, long KeyLength) _stamp;
 
     private TlsCertificateSource(X509Certificate2 certificate, X509Certificate2Collection chain, bool selfSigned)
     {
@@ -20,6 +23,11 @@ public sealed class TlsCertificateSource : IDisposable
         _current = SslStreamCertificateContext.Create(certificate, chain, offline: true);
         IsSelfSigned = selfSigned;
     }
+
+    /// <summary>The PEM files this certificate came from; null when it was generated.</summary>
+    public string? CertificateFile { get; private init; }
+
+    public string? KeyFile { get; private init; }
 
     public SslStreamCertificateContext Current => _current;
 
@@ -50,7 +58,43 @@ public sealed class TlsCertificateSource : IDisposable
             chain.Add(all[i]);
         }
 
-        return new TlsCertificateSource(usable, chain, selfSigned: false);
+        return new TlsCertificateSource(usable, chain, selfSigned: false)
+        {
+            CertificateFile = certificateFile,
+            KeyFile = keyFile,
+            _stamp = Stamp(certificateFile, keyFile),
+        };
+    }
+
+    /// <summary>
+    /// When the PEM files changed since they were read (time or size), reads them again and serves the new
+    /// certificate to new connections; connections already open keep theirs. Returns true when it changed; throws
+    /// (and keeps the current certificate) when the new files cannot be used.
+    /// </summary>
+    public bool ReloadIfChanged()
+    {
+        if (CertificateFile is null || KeyFile is null)
+        {
+            return false;
+        }
+
+        lock (_sync)
+        {
+            var stamp = Stamp(CertificateFile, KeyFile);
+            if (stamp == _stamp)
+            {
+                return false;
+            }
+
+            // Files that cannot be used are tried again only once they change again (no error every interval).
+            _stamp = stamp;
+            using TlsCertificateSource fresh = FromPemFiles(CertificateFile, KeyFile);
+            // Open connections may still use the old certificate; it is kept until this source is disposed.
+            _retired.Add(_certificate);
+            _certificate = fresh.TakeCertificate();
+            _current = fresh._current;
+            return true;
+        }
     }
 
     /// <summary>
@@ -75,5 +119,32 @@ public sealed class TlsCertificateSource : IDisposable
         return new TlsCertificateSource(usable, [], selfSigned: true);
     }
 
-    public void Dispose() => _certificate.Dispose();
+    public void Dispose()
+    {
+        lock (_sync)
+        {
+            _certificate.Dispose();
+            foreach (X509Certificate2 old in _retired)
+            {
+                old.Dispose();
+            }
+
+            _retired.Clear();
+        }
+    }
+
+    private static (DateTime, DateTime, long, long) Stamp(string certificateFile, string keyFile)
+    {
+        var certificate = new FileInfo(certificateFile);
+        var key = new FileInfo(keyFile);
+        return (certificate.LastWriteTimeUtc, key.LastWriteTimeUtc, certificate.Exists ? certificate.Length : -1, key.Exists ? key.Length : -1);
+    }
+
+    /// <summary>Hands the certificate to another source; this one then disposes nothing.</summary>
+    private X509Certificate2 TakeCertificate()
+    {
+        X509Certificate2 taken = _certificate;
+        _certificate = X509CertificateLoader.LoadCertificate(taken.RawData);
+        return taken;
+    }
 }

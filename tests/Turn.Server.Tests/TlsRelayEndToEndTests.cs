@@ -134,6 +134,92 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         }
     }
 
+    /// <summary>
+    /// Certificate files replaced on disk are served to new connections within the reload interval; a connection opened
+    /// before keeps working; files that cannot be used keep the current certificate.
+    /// </summary>
+    [Fact]
+    public async Task Replaced_certificate_files_reach_new_connections_and_broken_ones_keep_the_current_certificate()
+    {
+        string dir = Directory.CreateTempSubdirectory("turn-tls-reload-").FullName;
+        string certFile = Path.Combine(dir, "cert.pem");
+        string keyFile = Path.Combine(dir, "key.pem");
+        try
+        {
+            string first = await WriteCertificateAsync(certFile, keyFile, "CN=first.test", DateTime.UtcNow.AddMinutes(-10));
+            var custom = new TlsServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
+            await custom.InitializeAsync();
+            try
+            {
+                var registry = custom.Services.GetRequiredService<ListenerRegistry>();
+                var endPoint = new IPEndPoint(IPAddress.Loopback, registry.TlsPort);
+                Assert.Equal(first, registry.TlsCertificateSha256);
+                var (before, beforeTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, first);
+                using (before)
+                await using (beforeTls)
+                {
+                    Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
+
+                    string second = await WriteCertificateAsync(certFile, keyFile, "CN=second.test", DateTime.UtcNow);
+                    await WaitForAsync(() => registry.TlsCertificateSha256 == second, "the replaced certificate was not picked up");
+
+                    var (after, afterTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, second);
+                    using (after)
+                    await using (afterTls)
+                    {
+                        Assert.Equal("CN=second.test", afterTls.RemoteCertificate!.Subject);
+                    }
+
+                    // The connection from before the change still works.
+                    Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Refresh)));
+
+                    await File.WriteAllTextAsync(certFile, "not a certificate");
+                    File.SetLastWriteTimeUtc(certFile, DateTime.UtcNow.AddSeconds(5));
+                    await Task.Delay(TimeSpan.FromSeconds(2.5));
+                    Assert.Equal(second, registry.TlsCertificateSha256);
+                    var (later, laterTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, second);
+                    using (later)
+                    await using (laterTls)
+                    {
+                        Assert.Equal("CN=second.test", laterTls.RemoteCertificate!.Subject);
+                    }
+                }
+            }
+            finally
+            {
+                await custom.DisposeAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Writes a new self-signed certificate and its key as PEM; returns the certificate's SHA-256.</summary>
+    private static async Task<string> WriteCertificateAsync(string certFile, string keyFile, string subject, DateTime stamp)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
+        await File.WriteAllTextAsync(certFile, certificate.ExportCertificatePem());
+        File.SetLastWriteTimeUtc(keyFile, stamp);
+        File.SetLastWriteTimeUtc(certFile, stamp);
+        return Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, string failure)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition() && watch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(condition(), failure);
+    }
+
     private sealed class TlsServer(string[] extra) : RelayServerFixture
     {
         protected override IEnumerable<string> ExtraArguments => [.. base.ExtraArguments, .. extra];

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Turn.Stun;
 using Turn.Transports;
+using static Turn.Server.Tests.PeerSockets;
 using static Turn.Server.Tests.StunTestClient;
 
 namespace Turn.Server.Tests;
@@ -17,15 +18,6 @@ public abstract class RelayEndToEndTestsBase<TFixture>(TFixture server) : IClass
     /// <summary>Whether the server under test serves UDP with batched system calls.</summary>
     protected abstract bool Batched { get; }
 
-    private static Socket Peer()
-    {
-        var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return peer;
-    }
-
-    private static TransportAddress AddressOf(Socket socket) => TransportAddress.FromIPEndPoint((IPEndPoint)socket.LocalEndPoint!);
-
     private async Task<(TurnTestClient Client, TransportAddress Relayed)> AllocateAsync()
     {
         var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);
@@ -36,21 +28,6 @@ public abstract class RelayEndToEndTestsBase<TFixture>(TFixture server) : IClass
         Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(answer, out StunMessageReader reader));
         Assert.True(reader.VerifyMessageIntegrity(client.Key!));
         return (client, relayed);
-    }
-
-    private static async Task<(byte[] Data, IPEndPoint From)?> ReceiveFromAsync(Socket socket, TimeSpan timeout)
-    {
-        byte[] buffer = new byte[65536];
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            SocketReceiveFromResult result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-            return (buffer[..result.ReceivedBytes], (IPEndPoint)result.RemoteEndPoint);
-        }
-        catch (OperationCanceledException)
-        {
-            return null;
-        }
     }
 
     /// <summary>RFC 8656 §7.2: the relayed address is on the relay IP, in the relay port range.</summary>

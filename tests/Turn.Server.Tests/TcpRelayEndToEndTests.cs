@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Turn.Stun;
 using Turn.Transports;
+using static Turn.Server.Tests.PeerSockets;
 
 namespace Turn.Server.Tests;
 
@@ -15,15 +16,6 @@ namespace Turn.Server.Tests;
 public sealed class TcpRelayEndToEndTests(RelayServerFixture server) : IClassFixture<RelayServerFixture>
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
-
-    private static Socket Peer()
-    {
-        var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return peer;
-    }
-
-    private static TransportAddress AddressOf(Socket socket) => TransportAddress.FromIPEndPoint((IPEndPoint)socket.LocalEndPoint!);
 
     private async Task<(TurnTestClient Client, TransportAddress Relayed)> AllocateAsync()
     {
@@ -52,21 +44,6 @@ public sealed class TcpRelayEndToEndTests(RelayServerFixture server) : IClassFix
         return frame;
     }
 
-    private static async Task<(byte[] Data, IPEndPoint From)?> PeerReceiveAsync(Socket peer)
-    {
-        byte[] buffer = new byte[65536];
-        using var cts = new CancellationTokenSource(Wait);
-        try
-        {
-            SocketReceiveFromResult result = await peer.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-            return (buffer[..result.ReceivedBytes], (IPEndPoint)result.RemoteEndPoint);
-        }
-        catch (OperationCanceledException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>
     /// RFC 8656 §12.5: over TCP, ChannelData is padded to a multiple of 4 both ways; the padding is not part of the
     /// data, so the peer gets exactly the payload, and the client gets a frame whose Length is the payload's.
@@ -83,7 +60,7 @@ public sealed class TcpRelayEndToEndTests(RelayServerFixture server) : IClassFix
             Random.Shared.NextBytes(payload);
 
             await client.SendRawAsync(PaddedChannelData(0x4001, payload));
-            var atPeer = await PeerReceiveAsync(peer);
+            var atPeer = await ReceiveFromAsync(peer, Wait);
             Assert.NotNull(atPeer);
             Assert.Equal(payload, atPeer.Value.Data);
             Assert.Equal(relayed, TransportAddress.FromIPEndPoint(atPeer.Value.From));
@@ -116,7 +93,7 @@ public sealed class TcpRelayEndToEndTests(RelayServerFixture server) : IClassFix
                 w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
                 w.AddAttribute(StunAttributeType.Data, payload);
             });
-            var atPeer = await PeerReceiveAsync(peer);
+            var atPeer = await ReceiveFromAsync(peer, Wait);
             Assert.NotNull(atPeer);
             Assert.Equal(payload, atPeer.Value.Data);
 

@@ -42,6 +42,17 @@ public sealed class TlsCertificateSource : IDisposable
     /// <summary>Loads the certificate (and any chain after it) and its private key from PEM files.</summary>
     public static TlsCertificateSource FromPemFiles(string certificateFile, string keyFile)
     {
+        (X509Certificate2 certificate, X509Certificate2Collection chain) = LoadPem(certificateFile, keyFile);
+        return new TlsCertificateSource(certificate, chain, selfSigned: false)
+        {
+            CertificateFile = certificateFile,
+            KeyFile = keyFile,
+            _stamp = Stamp(certificateFile, keyFile),
+        };
+    }
+
+    private static (X509Certificate2 Certificate, X509Certificate2Collection Chain) LoadPem(string certificateFile, string keyFile)
+    {
         var all = new X509Certificate2Collection();
         all.ImportFromPemFile(certificateFile);
         if (all.Count == 0)
@@ -58,12 +69,7 @@ public sealed class TlsCertificateSource : IDisposable
             chain.Add(all[i]);
         }
 
-        return new TlsCertificateSource(usable, chain, selfSigned: false)
-        {
-            CertificateFile = certificateFile,
-            KeyFile = keyFile,
-            _stamp = Stamp(certificateFile, keyFile),
-        };
+        return (usable, chain);
     }
 
     /// <summary>
@@ -88,11 +94,12 @@ public sealed class TlsCertificateSource : IDisposable
 
             // Files that cannot be used are tried again only once they change again (no error every interval).
             _stamp = stamp;
-            using TlsCertificateSource fresh = FromPemFiles(CertificateFile, KeyFile);
+            (X509Certificate2 certificate, X509Certificate2Collection chain) = LoadPem(CertificateFile, KeyFile);
+            SslStreamCertificateContext context = SslStreamCertificateContext.Create(certificate, chain, offline: true);
             // Open connections may still use the old certificate; it is kept until this source is disposed.
             _retired.Add(_certificate);
-            _certificate = fresh.TakeCertificate();
-            _current = fresh._current;
+            _certificate = certificate;
+            _current = context;
             return true;
         }
     }
@@ -138,13 +145,5 @@ public sealed class TlsCertificateSource : IDisposable
         var certificate = new FileInfo(certificateFile);
         var key = new FileInfo(keyFile);
         return (certificate.LastWriteTimeUtc, key.LastWriteTimeUtc, certificate.Exists ? certificate.Length : -1, key.Exists ? key.Length : -1);
-    }
-
-    /// <summary>Hands the certificate to another source; this one then disposes nothing.</summary>
-    private X509Certificate2 TakeCertificate()
-    {
-        X509Certificate2 taken = _certificate;
-        _certificate = X509CertificateLoader.LoadCertificate(taken.RawData);
-        return taken;
     }
 }

@@ -111,7 +111,7 @@ build_c() { # name
     local src=$HERE/$1.c out=$BIN/$1
     if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
         say "building $1"
-        gcc -O2 -Wall -Wextra -o "$out" "$src" $([ "$1" = turnload ] && echo -lcrypto) || die "gcc $1 failed"
+        gcc -O2 -Wall -Wextra -o "$out" "$src" $([ "$1" = turnload ] && echo -lssl -lcrypto) || die "gcc $1 failed"
     fi
 }
 build_c turnload
@@ -159,22 +159,39 @@ if [ "$MAX_PORT" -ge "$EPH_LO" ] && [ "$MIN_PORT" -le "$EPH_HI" ]; then
     say "warning: relay ports $MIN_PORT-$MAX_PORT overlap the ephemeral range $EPH_LO-$EPH_HI"
 fi
 
-udp_port_free() { ! ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
-pick_port() { # first free UDP port from $1
+port_free() { ! ss -Hlun "sport = :$1" 2>/dev/null | grep -q . && ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+pick_port() { # first port from $1 free for UDP and TCP
     local p=$1
-    for _ in $(seq 200); do udp_port_free "$p" && { echo "$p"; return 0; }; p=$((p + 1)); done
-    die "no free UDP port from $1"
+    for _ in $(seq 200); do port_free "$p" && { echo "$p"; return 0; }; p=$((p + 1)); done
+    die "no free port from $1"
 }
+
+# The TLS rows: one self-signed certificate (ECDSA P-256) for coturn and ours alike.
+CERT=$RUN/cert.pem
+PKEY=$RUN/key.pem
+if [ "$QUICK" != 1 ] && [ ! -s "$CERT" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=127.0.0.1 \
+        -keyout "$PKEY" -out "$CERT" >"$LOGDIR/openssl.log" 2>&1 || die "openssl could not make a test certificate"
+fi
 
 # ---------------------------------------------------------------- servers
 SPORT=""
-start_server() { # target tag [raw batch [raw -g] | ours extra arguments...]
+TPORT=""    # the TLS port of a server started with tag "stream"
+GEN_PORT="" # where the generator connects, when not SPORT
+start_server() { # target tag [raw batch [raw -g] | ours extra arguments...]; tag "stream": TCP and TLS on as well
     local target=$1 tag=$2 batch=${3:-1} log
-    local ours_extra=()
+    local ours_extra=() coturn_transports=(--no-tcp --no-tls)
     [ "$target" = ours ] && [ $# -gt 2 ] && ours_extra=("${@:3}")
     SPID=""
     log=$LOGDIR/$target-r$ROUND-$tag.log
     SPORT=$(pick_port "$PORT_BASE")
+    if [ "$tag" = stream ]; then
+        TPORT=$(pick_port $((SPORT + 1)))
+        coturn_transports=(--tls-listening-port="$TPORT" --cert="$CERT" --pkey="$PKEY")
+        ours_extra=(--tls-listening-port "$TPORT" --cert "$CERT" --pkey "$PKEY")
+    else
+        ours_extra=(--no-tcp --no-tls "${ours_extra[@]}")
+    fi
     case $target in
         raw)
             taskset -c "$SERVER_CPU" "$BIN/rawrelay" -l 127.0.0.1 -p "$SPORT" -b "$batch" ${4:+"$4"} -t "$SERVER_MAX_SECONDS" >"$log" 2>&1 &
@@ -184,7 +201,7 @@ start_server() { # target tag [raw batch [raw -g] | ours extra arguments...]
             taskset -c "$SERVER_CPU" timeout -k 5 "$SERVER_MAX_SECONDS" turnserver -n \
                 --listening-ip=127.0.0.1 --listening-port="$SPORT" --relay-ip=127.0.0.1 \
                 --min-port="$MIN_PORT" --max-port="$MAX_PORT" --realm="$REALM" --user="$CRED_USER:$CRED_PASS" \
-                --lt-cred-mech --allow-loopback-peers --no-tcp --no-tls --no-dtls --no-cli --no-software-attribute \
+                --lt-cred-mech --allow-loopback-peers "${coturn_transports[@]}" --no-dtls --no-cli --no-software-attribute \
                 --relay-threads=1 --pidfile="$RUN/coturn.pid" --userdb="$RUN/turndb" --log-file=stdout >"$log" 2>&1 &
             WRAP_PID=$! ;;
         ours)
@@ -192,7 +209,7 @@ start_server() { # target tag [raw batch [raw -g] | ours extra arguments...]
             taskset -c "$SERVER_CPU" timeout -k 5 "$SERVER_MAX_SECONDS" env $OURS_ENV dotnet "$DLL" \
                 --listening-ip 127.0.0.1 --listening-port "$SPORT" --relay-ip 127.0.0.1 \
                 --min-port "$MIN_PORT" --max-port "$MAX_PORT" --realm "$REALM" --user "$CRED_USER:$CRED_PASS" \
-                --allow-loopback-peers --no-tcp --no-tls --no-software-attribute "${ours_extra[@]}" >"$log" 2>&1 &
+                --allow-loopback-peers --no-software-attribute "${ours_extra[@]}" >"$log" 2>&1 &
             WRAP_PID=$! ;;
         *) die "unknown target $target" ;;
     esac
@@ -210,7 +227,7 @@ CUR=""   # current target
 gen() { # turnload command and options; the server address, credentials and PID are added here
     local extra=()
     [ "$CUR" = raw ] && extra+=(--raw)
-    taskset -c "$LOAD_CPU" timeout -k 2 120 "$BIN/turnload" "$@" --server "127.0.0.1:$SPORT" --pid "$SPID" \
+    taskset -c "$LOAD_CPU" timeout -k 2 120 "$BIN/turnload" "$@" --server "127.0.0.1:${GEN_PORT:-$SPORT}" --pid "$SPID" \
         --user "$CRED_USER" --pass "$CRED_PASS" --realm "$REALM" --deadline 100 --server-cpu "$SERVER_CPU" "${extra[@]}" 2>>"$LOGDIR/turnload.err"
 }
 flood_gen() { # the flood at full rate: with --gso unless GEN_GSO=0
@@ -320,7 +337,39 @@ measure() { # target
         fi
         say "  $t $ALLOCS allocations: $(val allocs_per_s "$out")/s, $(val rss_per_alloc_kib "$out") KiB RSS each"
         stop_server
+        measure_streams "$t"
     fi
+}
+
+# The relay figures with the client side over TCP and over TLS (one connection per allocation; the relay to the
+# peer stays UDP, RFC 8656 §3.1). No raw relay here: it has no stream side.
+measure_streams() { # target
+    local t=$1 tr out
+    start_server "$t" stream || return 0
+    for tr in tcp tls; do
+        GEN_PORT=$SPORT
+        [ "$tr" = tls ] && GEN_PORT=$TPORT
+        out=$(gen ping --transport "$tr" --seconds 20) || true
+        if [ "$(val ready "$out")" != 1 ]; then say "  $t does not answer over $tr"; GEN_PORT=""; continue; fi
+        [ "$tr" = tls ] && printf '%s\t%s\n' "$t" "$(val tls "$out")" >>"$RESULTS/tls-$STAMP.txt"
+        gen flood --transport "$tr" --allocs "$FLOOD_ALLOCS" --payload "$PAYLOAD" --warmup 0 --seconds "$PREWARM_SECONDS" >/dev/null || true
+        out=$(gen flood --transport "$tr" --allocs "$FLOOD_ALLOCS" --payload "$PAYLOAD" --warmup "$WARMUP" --seconds "$FLOOD_SECONDS") || true
+        echo "$out" >"$LOGDIR/$t-r$ROUND-flood-$tr.txt"
+        record "$t" "flood_pps_$tr" "$(val relayed_pps "$out")"
+        record "$t" "cpu_us_per_pkt_$tr" "$(val server_cpu_us_per_pkt "$out")"
+        out=$(gen flood --transport "$tr" --allocs "$FLOOD_ALLOCS" --payload "$PAYLOAD" --warmup "$WARMUP" --seconds "$FLOOD_SECONDS" --rate "$FIXED_RATE") || true
+        echo "$out" >"$LOGDIR/$t-r$ROUND-fixed-$tr.txt"
+        record "$t" "fixed_cpu_pct_$tr" "$(val server_cpu_pct "$out")"
+        gen rtt --transport "$tr" --allocs 1 --payload "$PAYLOAD" --warmup 0 --seconds "$PREWARM_SECONDS" --rate "$RTT_RATE" >/dev/null || true
+        local rtt
+        rtt=$(gen rtt --transport "$tr" --allocs 1 --payload "$PAYLOAD" --warmup "$WARMUP" --seconds "$FLOOD_SECONDS" --rate "$RTT_RATE") || true
+        echo "$rtt" >"$LOGDIR/$t-r$ROUND-rtt-$tr.txt"
+        record "$t" "rtt_p50_us_$tr" "$(val rtt_p50_us "$rtt")"
+        record "$t" "rtt_p99_us_$tr" "$(val rtt_p99_us "$rtt")"
+        say "  $t over $tr: flood $(val relayed_pps "$(cat "$LOGDIR/$t-r$ROUND-flood-$tr.txt")") pkt/s, CPU $(val server_cpu_pct "$out")% at $FIXED_RATE pkt/s, RTT p50 $(val rtt_p50_us "$rtt") us, p99 $(val rtt_p99_us "$rtt") us"
+    done
+    GEN_PORT=""
+    stop_server
 }
 
 # ---------------------------------------------------------------- run
@@ -398,7 +447,16 @@ FIGURES=(
     "rss_per_alloc_kib|RSS KiB per allocation at $ALLOCS allocations"
     "rss_end_mib|RSS MiB holding $ALLOCS allocations"
 )
-NOT_TCP="not measured: TURN over TCP/TLS not implemented yet"
+for tr in TCP TLS; do
+    lt=${tr,,}
+    FIGURES+=(
+        "flood_pps_$lt|Relayed packets/s at flood, client side over $tr (higher is better)"
+        "cpu_us_per_pkt_$lt|Server CPU µs per relayed packet at flood, client side over $tr"
+        "fixed_cpu_pct_$lt|Server CPU % at $FIXED_RATE pkt/s, client side over $tr"
+        "rtt_p50_us_$lt|Round trip p50 µs at $RTT_RATE probes/s, client side over $tr"
+        "rtt_p99_us_$lt|Round trip p99 µs at $RTT_RATE probes/s, client side over $tr"
+    )
+done
 {
     echo "| figure | raw | coturn | ours | ours/coturn | ours/raw |"
     echo "|---|---:|---:|---:|---:|---:|"
@@ -407,10 +465,6 @@ NOT_TCP="not measured: TURN over TCP/TLS not implemented yet"
         [ -n "$(awk -F'\t' -v f="$fig" '$3 == f' "$TSV")" ] || continue
         echo "| $label | $(cell raw "$fig") | $(cell coturn "$fig") | $(cell ours "$fig") | $(ratio "$fig" ours coturn) | $(ratio "$fig" ours raw) |"
     done
-    if [ "$QUICK" != 1 ]; then
-        echo "| Relay figures over TCP | $NOT_TCP | | | | |"
-        echo "| Relay figures over TLS | $NOT_TCP | | | | |"
-    fi
 } >"$RESULTS/table-$STAMP.md"
 
 MEM=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -425,6 +479,9 @@ CMD=benchmarks/load/compare.sh
     echo "- **Machine:** $NPROC CPUs ($CPU_MODEL), $MEM RAM, $OS, kernel $(uname -r); load average before $LOAD_BEFORE, after $LOAD_AFTER"
     echo "- **Commit:** $COMMIT$DIRTY; coturn $COTURN_VERSION; .NET SDK $DOTNET_VERSION${OURS_ENV:+; this server run with $OURS_ENV}"
     echo "- **Command:** \`$CMD\` ($ROUNDS round(s), targets interleaved; servers on CPU $SERVER_CPU, load generator on CPU $LOAD_CPU; ${FLOOD_ALLOCS} allocations in the flood, ${WARMUP} s warm-up + ${FLOOD_SECONDS} s measured per figure; open-file limit $NOFILE)"
+    if [ -s "$RESULTS/tls-$STAMP.txt" ]; then
+        echo "- **TLS negotiated:** $(sort -u "$RESULTS/tls-$STAMP.txt" | awk -F'\t' '{ printf "%s%s %s", (NR > 1 ? "; " : ""), $1, $2 }')"
+    fi
     echo "- Cells: median of the rounds (min–max). Ratios are of medians."
     echo
     cat "$RESULTS/table-$STAMP.md"

@@ -5,6 +5,11 @@
  * (key = MD5(user:realm:pass), MESSAGE-INTEGRITY = HMAC-SHA1), CreatePermission, ChannelBind, then ChannelData
  * sent with sendmmsg. It also speaks to rawrelay.c (mode "raw"), which relays ChannelData without any TURN.
  *
+ * --transport tcp|tls: the client side runs over one TCP connection (or TLS through libssl, no certificate
+ * check: loopback benchmark) per allocation instead (RFC 8656 §3.1: the relay to the peer stays UDP). Messages
+ * on the stream are framed by their own length, ChannelData padded to 4 bytes (RFC 8656 §12.5). The flood and
+ * round-trip commands work over streams; binding and allocs stay UDP.
+ *
  * Counting what the relay delivers: the peer is a "sink" socket that never reads. Its receive buffer is tiny,
  * so nearly everything that arrives is dropped by the kernel and counted in the socket's drop counter
  * (/proc/net/udp, last column). Arrivals = drops + what was queued (drained with recv when sampled). Reading
@@ -28,6 +33,9 @@
 #include <netinet/udp.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/ssl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +53,7 @@
 #define MAX_BATCH 64
 #define REQ_MAX 320
 
+enum { T_UDP, T_TCP, T_TLS };
 enum { ST_IDLE, ST_ALLOC0, ST_ALLOC1, ST_PERM, ST_CHAN, ST_DONE, ST_FAIL };
 
 static struct {
@@ -65,6 +74,7 @@ static struct {
     int rcvbuf;              /* SO_RCVBUF of counting sockets */
     int server_cpu;          /* the core the server is pinned to, for its busy time in /proc/stat; -1: none */
     int gso;                 /* flood: each batch is one sendmsg with UDP_SEGMENT (the server still gets datagrams) */
+    int transport;           /* T_UDP, T_TCP or T_TLS: how the client side reaches the server */
 } cfg = {
     .user = "load", .pass = "load", .realm = "load.test", .allocs = 16, .payload = 100, .warmup = 1.0,
     .seconds = 3.0, .max_packets = 50000000, .window = 32, .deadline_total = 120, .want_perm = 1, .sockets = 4,
@@ -369,22 +379,156 @@ typedef struct {
     int nonce_len;
     struct sockaddr_in relayed;
     msg_t req;
+    SSL *ssl;                /* T_TLS */
+    uint8_t *rx;             /* T_TCP, T_TLS: bytes read from the stream, rx[rx_start, rx_end) not yet framed */
+    int rx_start, rx_end;
+    const uint8_t *out;      /* flood over a stream: the run being written, out[out_off, out_len) still to go */
+    int out_off, out_len;
 } sess_t;
+
+#define RX_CAP 65536
 
 static struct sockaddr_in peer_addr; /* sink or echo peer, the XOR-PEER-ADDRESS of every session */
 
-static int client_socket(void)
+static SSL_CTX *tls_ctx;
+
+/* Opens the session's connection to the server: a connected UDP socket, or a TCP connection (TLS handshake
+ * done) left non-blocking. Returns 0, or -1 when the server refused the connection and `soft` is set. */
+static int sess_open(sess_t *s, int soft)
 {
-    int fd = udp_socket(0);
-    if (connect(fd, (struct sockaddr *)&cfg.server, sizeof cfg.server) < 0) die("connect: %s", strerror(errno));
-    return fd;
+    if (cfg.transport == T_UDP) {
+        s->fd = udp_socket(0);
+        if (connect(s->fd, (struct sockaddr *)&cfg.server, sizeof cfg.server) < 0) die("connect: %s", strerror(errno));
+        return 0;
+    }
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (s->fd < 0) die("socket: %s", strerror(errno));
+    struct timeval tv = { 5, 0 }; /* connect and handshake are bounded */
+    setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(s->fd, (struct sockaddr *)&cfg.server, sizeof cfg.server) < 0) {
+        if (soft) { close(s->fd); s->fd = -1; return -1; }
+        die("TCP connect: %s", strerror(errno));
+    }
+    if (cfg.transport == T_TLS) {
+        if (!tls_ctx) {
+            tls_ctx = SSL_CTX_new(TLS_client_method());
+            if (!tls_ctx) die("SSL_CTX_new failed");
+            SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+            SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
+        }
+        s->ssl = SSL_new(tls_ctx);
+        if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1) die("SSL_new failed");
+        if (SSL_connect(s->ssl) != 1) {
+            SSL_free(s->ssl); s->ssl = NULL;
+            if (soft) { close(s->fd); s->fd = -1; return -1; }
+            die("TLS handshake failed");
+        }
+    }
+    if (fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK) < 0) die("fcntl: %s", strerror(errno));
+    if (!s->rx) s->rx = malloc(RX_CAP);
+    s->rx_start = s->rx_end = 0;
+    return 0;
+}
+
+/* Bytes written to a stream (0: would block); dies on an error. */
+static int stream_write_some(sess_t *s, const uint8_t *b, int len)
+{
+    if (s->ssl) {
+        int r = SSL_write(s->ssl, b, len);
+        if (r > 0) return r;
+        int e = SSL_get_error(s->ssl, r);
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) return 0;
+        die("SSL_write failed (error %d)", e);
+    }
+    ssize_t r = send(s->fd, b, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r >= 0) return (int)r;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    die("TCP send: %s", strerror(errno));
+    return 0;
+}
+
+/* Sends one message (or, on a stream, a run of frames) to the server. A stream write waits while the server
+ * is not reading, at most 5 s; a datagram that the kernel refuses is dropped. Returns the bytes sent. */
+static int sess_write(sess_t *s, const uint8_t *b, int len)
+{
+    if (cfg.transport == T_UDP) {
+        ssize_t r = send(s->fd, b, (size_t)len, MSG_DONTWAIT);
+        if (r < 0 && errno != EAGAIN && errno != ECONNREFUSED && errno != ENOBUFS) die("send: %s", strerror(errno));
+        return r < 0 ? 0 : (int)r;
+    }
+    int off = 0;
+    double until = 0;
+    while (off < len) {
+        int w = stream_write_some(s, b + off, len - off);
+        if (w > 0) { off += w; continue; }
+        double t = now();
+        if (until == 0) until = t + 5;
+        else if (t > until) die("stream write stalled for 5 s (the server stopped reading)");
+        struct pollfd pf = { .fd = s->fd, .events = POLLOUT };
+        poll(&pf, 1, 10);
+    }
+    return len;
+}
+
+/* Length of the first complete frame in b[0, n) (ChannelData with its padding), 0 if incomplete. */
+static int stream_frame_len(const uint8_t *b, int n)
+{
+    if (n < 4) return 0;
+    int total;
+    if ((b[0] & 0xC0) == 0x00) total = 20 + get16(b + 2);
+    else if ((b[0] & 0xC0) == 0x40) total = 4 + ((get16(b + 2) + 3) & ~3);
+    else die("unframeable bytes on the stream (first byte 0x%02x)", b[0]);
+    return n >= total ? total : 0;
+}
+
+/*
+ * The next message from the server into out (at most cap bytes): a datagram, or one frame of the stream (a
+ * ChannelData frame without its padding). -1 when nothing is there now.
+ */
+static int sess_recv(sess_t *s, uint8_t *out, int cap)
+{
+    if (cfg.transport == T_UDP) return (int)recv(s->fd, out, (size_t)cap, MSG_DONTWAIT);
+    for (;;) {
+        int avail = s->rx_end - s->rx_start;
+        int f = stream_frame_len(s->rx + s->rx_start, avail);
+        if (f > 0) {
+            const uint8_t *m = s->rx + s->rx_start;
+            int len = (m[0] & 0xC0) == 0x40 ? 4 + get16(m + 2) : f;
+            if (len > cap) die("frame of %d bytes too large", len);
+            memcpy(out, m, (size_t)len);
+            s->rx_start += f;
+            return len;
+        }
+        if (s->rx_start > 0) { /* compact */
+            memmove(s->rx, s->rx + s->rx_start, (size_t)avail);
+            s->rx_end = avail;
+            s->rx_start = 0;
+        }
+        if (s->rx_end == RX_CAP) die("frame larger than the receive buffer");
+        int r;
+        if (s->ssl) {
+            r = SSL_read(s->ssl, s->rx + s->rx_end, RX_CAP - s->rx_end);
+            if (r <= 0) {
+                int e = SSL_get_error(s->ssl, r);
+                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return -1;
+                die("the server closed the TLS connection (error %d)", e);
+            }
+        } else {
+            r = (int)recv(s->fd, s->rx + s->rx_end, (size_t)(RX_CAP - s->rx_end), MSG_DONTWAIT);
+            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return -1;
+            if (r <= 0) die("the server closed the TCP connection%s%s", r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+        }
+        s->rx_end += r;
+    }
 }
 
 static void sess_send(sess_t *s)
 {
     s->sent_at = now();
-    if (send(s->fd, s->req.b, s->req.len, 0) < 0 && errno != EAGAIN && errno != ECONNREFUSED)
-        die("send: %s", strerror(errno));
+    sess_write(s, s->req.b, s->req.len);
 }
 
 static void sess_request(sess_t *s, int state)
@@ -472,7 +616,7 @@ static int run_sessions(sess_t *ss, int n, int window, double deadline, void (*o
         }
         while (inflight < window && next < n) {
             sess_t *s = &ss[next];
-            s->fd = client_socket();
+            sess_open(s, 0);
             s->channel = (uint16_t)(0x4000 + (next % 0x1000));
             struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)next };
             if (epoll_ctl(ep, EPOLL_CTL_ADD, s->fd, &ev) < 0) die("epoll_ctl: %s", strerror(errno));
@@ -495,7 +639,7 @@ static int run_sessions(sess_t *ss, int n, int window, double deadline, void (*o
         for (int e = 0; e < ne; e++) {
             sess_t *s = &ss[evs[e].data.u32];
             for (int k = 0; k < 16; k++) {
-                int len = (int)recv(s->fd, buf, sizeof buf, MSG_DONTWAIT);
+                int len = sess_recv(s, buf, sizeof buf);
                 if (len < 0) break;
                 if (cfg.raw) {
                     if (len >= 5 && !memcmp(buf, "RAWOK", 5) && s->state == ST_ALLOC1) s->state = ST_DONE;
@@ -552,11 +696,14 @@ static void release_sessions(sess_t *ss, int n)
     if (cfg.raw) return;
     for (int i = 0; i < n; i++) {
         if (ss[i].state != ST_DONE) continue;
+        if (ss[i].out_len > ss[i].out_off) /* a stream: the unfinished run first, or the framing breaks */
+            sess_write(&ss[i], ss[i].out + ss[i].out_off, ss[i].out_len - ss[i].out_off);
+        ss[i].out_len = 0;
         uint8_t zero[4] = { 0, 0, 0, 0 };
         msg_init(&ss[i].req, 0x0004);
         msg_attr(&ss[i].req, 0x000D, zero, 4);
         msg_auth(&ss[i].req, ss[i].nonce, ss[i].nonce_len);
-        send(ss[i].fd, ss[i].req.b, ss[i].req.len, MSG_DONTWAIT);
+        sess_write(&ss[i], ss[i].req.b, ss[i].req.len);
         if (i % 64 == 63) usleep(1000);
     }
     usleep(100000);
@@ -570,6 +717,8 @@ typedef struct {
     int next;
     uint8_t (*pkts)[1600];
     int pkt_len;
+    uint8_t *runs;           /* streams: MAX_BATCH frames of each session back to back, stride pkt_len */
+    int stalled;             /* streams: connections in a row that took nothing */
     struct mmsghdr msgs[MAX_BATCH];
     struct iovec iov[MAX_BATCH];
 } sender_t;
@@ -579,12 +728,21 @@ static void sender_init(sender_t *sd, sess_t *ss, int n)
     sd->ss = ss;
     sd->n = n;
     sd->next = 0;
-    sd->pkt_len = 4 + cfg.payload;
+    /* On a stream each frame is padded to 4 bytes (RFC 8656 §12.5); calloc leaves the padding zero. */
+    sd->pkt_len = 4 + (cfg.transport == T_UDP ? cfg.payload : (cfg.payload + 3) & ~3);
     sd->pkts = calloc(n, sizeof *sd->pkts);
     for (int i = 0; i < n; i++) {
         put16(sd->pkts[i], ss[i].channel);
         put16(sd->pkts[i] + 2, (uint16_t)cfg.payload);
         for (int k = 0; k < cfg.payload; k++) sd->pkts[i][4 + k] = (uint8_t)(k * 7 + i);
+    }
+    sd->runs = NULL;
+    sd->stalled = 0;
+    if (cfg.transport != T_UDP) {
+        sd->runs = malloc((size_t)n * MAX_BATCH * sd->pkt_len);
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < MAX_BATCH; k++)
+                memcpy(sd->runs + ((size_t)i * MAX_BATCH + k) * sd->pkt_len, sd->pkts[i], (size_t)sd->pkt_len);
     }
     memset(sd->msgs, 0, sizeof sd->msgs);
 }
@@ -595,6 +753,31 @@ static int sender_batch(sender_t *sd, int count)
     int i = sd->next;
     sd->next = (sd->next + 1) % sd->n;
     if (count > MAX_BATCH) count = MAX_BATCH;
+    if (sd->runs) {
+        /* A stream: the frames back to back, written without waiting. A connection the server is not reading now
+         * keeps its unfinished run (TLS wants the same buffer again) and the next connection gets its turn. */
+        sess_t *s = &sd->ss[i];
+        if (s->out_len == 0) {
+            s->out = sd->runs + (size_t)i * MAX_BATCH * sd->pkt_len;
+            s->out_len = count * sd->pkt_len;
+            s->out_off = 0;
+        }
+        s->out_off += stream_write_some(s, s->out + s->out_off, s->out_len - s->out_off);
+        if (s->out_off < s->out_len) {
+            if (++sd->stalled >= sd->n) { /* every connection is full: wait (1 ms at most) for room in any */
+                struct pollfd pf[256];
+                int np = sd->n < 256 ? sd->n : 256;
+                for (int k = 0; k < np; k++) pf[k] = (struct pollfd){ .fd = sd->ss[k].fd, .events = POLLOUT };
+                poll(pf, (nfds_t)np, 1);
+                sd->stalled = 0;
+            }
+            return 0;
+        }
+        sd->stalled = 0;
+        int frames = s->out_len / sd->pkt_len;
+        s->out_len = 0;
+        return frames;
+    }
     for (int k = 0; k < count; k++) {
         sd->iov[k].iov_base = sd->pkts[i];
         sd->iov[k].iov_len = sd->pkt_len;
@@ -632,32 +815,33 @@ static void drain_clients(sess_t *ss, int n)
 {
     uint8_t buf[2048];
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < 4096 && recv(ss[i].fd, buf, sizeof buf, MSG_DONTWAIT) >= 0; k++) {}
+        for (int k = 0; k < 4096 && sess_recv(&ss[i], buf, sizeof buf) >= 0; k++) {}
 }
 
 /* ---------- commands ---------- */
 
 static int cmd_ping(void)
 {
-    int fd = client_socket();
     double end = now() + (cfg.seconds > 0 ? cfg.seconds : 15);
     uint8_t buf[2048];
+    sess_t s;
+    memset(&s, 0, sizeof s);
+    s.fd = -1;
     for (int tries = 0; now() < end && tries < 1000; tries++) {
+        if (s.fd < 0 && sess_open(&s, 1) < 0) { usleep(100000); continue; }
         msg_t m;
         if (cfg.raw) { memcpy(m.b, "RAWPING", 7); m.len = 7; }
         else msg_init(&m, 0x0001);
-        send(fd, m.b, m.len, 0);
-        struct timeval tv = { 0, 100000 };
-        fd_set rf;
-        FD_ZERO(&rf);
-        FD_SET(fd, &rf);
-        if (select(fd + 1, &rf, NULL, NULL, &tv) > 0) {
-            int len = (int)recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        sess_write(&s, m.b, m.len);
+        struct pollfd pf = { .fd = s.fd, .events = POLLIN };
+        if (poll(&pf, 1, 100) > 0 || (s.ssl && SSL_pending(s.ssl) > 0)) {
+            int len = sess_recv(&s, buf, sizeof buf);
             if (cfg.raw ? (len >= 5 && !memcmp(buf, "RAWOK", 5)) : (len >= 20 && get16(buf) == 0x0101)) {
+                if (s.ssl) printf("tls=%s %s\n", SSL_get_version(s.ssl), SSL_get_cipher(s.ssl));
                 printf("ready=1\n");
                 return 0;
             }
-            if (len < 0) usleep(100000); /* ECONNREFUSED: nothing listening yet */
+            if (len < 0 && cfg.transport == T_UDP) usleep(100000); /* ECONNREFUSED: nothing listening yet */
         }
     }
     printf("ready=0\n");
@@ -742,6 +926,18 @@ static int cmd_flood(void)
         printf("server_core_softirq_pct=%.1f\n", 100.0 * (sirq2 - sirq1) / dt);
     }
     release_sessions(ss, cfg.allocs);
+    if (cfg.transport != T_UDP) {
+        /* The server still has what waits in the connections' buffers to relay: let it finish (arrivals at the
+         * sink stop for 100 ms, at most 10 s), so the next measurement on this server starts from idle. */
+        unsigned long long last = counters_total(&ctr, 1);
+        double settle_end = now() + 10;
+        for (int quiet = 0; quiet < 2 && now() < settle_end;) {
+            usleep(50000);
+            unsigned long long c = counters_total(&ctr, 1);
+            quiet = c == last ? quiet + 1 : 0;
+            last = c;
+        }
+    }
     return 0;
 }
 
@@ -766,7 +962,7 @@ static int cmd_rtt(void)
     double *rtts = malloc(sizeof(double) * (size_t)cap);
     long nrtt = 0, sent = 0, sent_measured = 0, got_measured = 0;
     uint8_t pkt[1600], buf[2048];
-    int pkt_len = 4 + cfg.payload;
+    int pkt_len = 4 + (cfg.transport == T_UDP ? cfg.payload : (cfg.payload + 3) & ~3); /* padded on streams */
     memset(pkt, 0, sizeof pkt);
     put16(pkt + 2, (uint16_t)cfg.payload);
     struct mmsghdr msgs[MAX_BATCH];
@@ -790,7 +986,7 @@ static int cmd_rtt(void)
             put16(pkt, s->channel);
             memcpy(pkt + 4, &t, sizeof t);
             memcpy(pkt + 12, &sent, sizeof sent);
-            if (send(s->fd, pkt, pkt_len, MSG_DONTWAIT) == pkt_len) {
+            if (sess_write(s, pkt, pkt_len) == pkt_len) {
                 sent++;
                 if (t >= t_measure) sent_measured++;
             }
@@ -811,7 +1007,7 @@ static int cmd_rtt(void)
         /* clients */
         for (int i = 0; i < n; i++) {
             for (int k = 0; k < 64; k++) {
-                int len = (int)recv(ss[i].fd, buf, sizeof buf, MSG_DONTWAIT);
+                int len = sess_recv(&ss[i], buf, sizeof buf);
                 if (len < 0) break;
                 const uint8_t *p = NULL;
                 if (len >= 4 + 16 && (buf[0] & 0xC0) == 0x40) p = buf + 4;
@@ -959,7 +1155,8 @@ static void usage(void)
         "usage: turnload ping|flood|rtt|binding|allocs --server 127.0.0.1:PORT [--raw] [--user U --pass P --realm R]\n"
         "       [--pid SERVER_PID] [--allocs N] [--payload BYTES] [--warmup S] [--seconds S] [--rate PPS]\n"
         "       [--max-packets N] [--window N] [--sockets N] [--no-permission] [--deadline S] [--server-cpu N]\n"
-        "       [--gso]  (flood: send each batch as one UDP_SEGMENT message)\n");
+        "       [--gso]  (flood: send each batch as one UDP_SEGMENT message)\n"
+        "       [--transport udp|tcp|tls]  (client side over UDP, or one TCP or TLS connection per allocation)\n");
     exit(2);
 }
 
@@ -990,6 +1187,12 @@ int main(int argc, char **argv)
         else if (ARG("--deadline")) cfg.deadline_total = atof(v);
         else if (ARG("--server-cpu")) cfg.server_cpu = atoi(v);
         else if (!strcmp(a, "--gso")) cfg.gso = 1;
+        else if (ARG("--transport")) {
+            if (!strcmp(v, "udp")) cfg.transport = T_UDP;
+            else if (!strcmp(v, "tcp")) cfg.transport = T_TCP;
+            else if (!strcmp(v, "tls")) cfg.transport = T_TLS;
+            else usage();
+        }
         else usage();
 #undef ARG
     }
@@ -997,6 +1200,8 @@ int main(int argc, char **argv)
     if (cfg.allocs < 1 || cfg.allocs > 100000 || cfg.payload < 16 || cfg.payload > 1400 || cfg.window < 1
         || cfg.seconds > 600 || cfg.warmup > 60 || cfg.deadline_total > 900)
         die("argument out of range");
+    if (cfg.transport != T_UDP && (cfg.raw || cfg.gso || !strcmp(cfg.cmd, "binding") || !strcmp(cfg.cmd, "allocs")))
+        die("--transport tcp|tls works with ping, flood and rtt against a TURN server, without --gso");
     rng_state ^= (uint64_t)getpid() << 32 ^ (uint64_t)(now() * 1e9);
     t_start = now();
     derive_key();

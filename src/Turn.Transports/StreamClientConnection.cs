@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 using Turn.Relay;
 using Turn.Relay.Allocations;
 
@@ -11,7 +12,9 @@ namespace Turn.Transports;
 /// <see cref="Pipe"/> and one writer loop, so messages never interleave on the stream. A client that stops reading
 /// cannot make the server buffer without limit: once <see cref="MaxBufferedBytes"/> wait unsent, new messages are
 /// dropped and counted until the client catches up (relayed media is lossy by nature; a request's client retransmits).
-/// Copying into the pipe's pooled segments allocates nothing per message.
+/// Copying into the pipe's pooled segments allocates nothing per message. Over plain TCP a message goes straight to the
+/// socket with one non-blocking send while nothing waits in the pipe, so the common case costs no hand-over to the
+/// writer loop; whatever the socket does not take waits in the pipe, behind which later messages queue in order.
 /// </summary>
 internal sealed class StreamClientConnection : IClientTransport, IClientSender
 {
@@ -23,13 +26,27 @@ internal sealed class StreamClientConnection : IClientTransport, IClientSender
 
     private readonly Lock _sync = new();
     private readonly TransportCounters _counters;
+    private readonly Socket? _directSocket;
     private Task? _pendingFlush;
+    private long _queuedBytes;
     private bool _completed;
 
-    public StreamClientConnection(in FiveTuple tuple, TransportCounters counters)
+    /// <param name="tuple">The connection's 5-tuple.</param>
+    /// <param name="counters">Where sends and drops are counted.</param>
+    /// <param name="directSocket">
+    /// The connection's socket when the stream is the socket itself (plain TCP), put in non-blocking mode here: messages
+    /// are sent on it directly while nothing is queued. Null for TLS, where every byte goes through the stream.
+    /// </param>
+    public StreamClientConnection(in FiveTuple tuple, TransportCounters counters, Socket? directSocket = null)
     {
         Tuple = tuple;
         _counters = counters;
+        _directSocket = directSocket;
+        if (directSocket is not null)
+        {
+            // Only the synchronous send below is affected; the stream's asynchronous reads and writes are not.
+            directSocket.Blocking = false;
+        }
     }
 
     public FiveTuple Tuple { get; }
@@ -48,6 +65,27 @@ internal sealed class StreamClientConnection : IClientTransport, IClientSender
                 return;
             }
 
+            if (_directSocket is not null && _queuedBytes == 0)
+            {
+                int sent = _directSocket.Send(message, SocketFlags.None, out SocketError error);
+                if (error is not (SocketError.Success or SocketError.WouldBlock))
+                {
+                    // The connection is failing; its reader notices and closes it.
+                    _counters.CountStreamSendDropped();
+                    return;
+                }
+
+                if (sent == message.Length)
+                {
+                    _counters.CountDatagramSent();
+                    return;
+                }
+
+                // The socket's buffer is full: the rest waits for the writer loop, and everything after it too.
+                message = message[sent..];
+            }
+
+            _queuedBytes += message.Length;
             PipeWriter writer = _output.Writer;
             message.CopyTo(writer.GetSpan(message.Length));
             writer.Advance(message.Length);
@@ -71,6 +109,12 @@ internal sealed class StreamClientConnection : IClientTransport, IClientSender
                 foreach (ReadOnlyMemory<byte> segment in buffer)
                 {
                     await stream.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
+                }
+
+                lock (_sync)
+                {
+                    // Written: once nothing is queued, messages may go to the socket directly again.
+                    _queuedBytes -= buffer.Length;
                 }
 
                 reader.AdvanceTo(buffer.End);

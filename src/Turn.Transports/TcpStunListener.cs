@@ -170,7 +170,7 @@ public sealed class TcpStunListener : IAsyncDisposable
 
             var tuple = new FiveTuple(TransportAddress.FromIPEndPoint(remote), _serverAddress,
                 _tls is null ? TransportProtocol.Tcp : TransportProtocol.Tls);
-            connection = new StreamClientConnection(tuple, _counters);
+            connection = new StreamClientConnection(tuple, _counters, _tls is null ? socket : null);
             writer = connection.RunWriterAsync(stream, writerStop.Token);
             idle.CancelAfter(_idleTimeout);
             while (true)

@@ -58,6 +58,8 @@ public static class CommandLineTranslator
             "Threads serving relay sockets in batched mode (default: one per core)."),
         new("tcp-idle-timeout", null, Kind.Value, "Turn:TcpIdleTimeoutSeconds", null, "SECONDS",
             "Close a TCP connection idle this long (default 300)."),
+        new("max-connections", null, Kind.Value, "Turn:MaxConnections", null, "N",
+            "Client connections (TCP and TLS together) open at once at most; more are closed on arrival (default 10000)."),
         new("relay-ip", 'E', Kind.ListValue, "Turn:RelayIps", null, "IP",
             "Address relay sockets bind to, one for now (default: the listening address, or the host's first IPv4)."),
         new("min-port", null, Kind.Value, "Turn:MinPort", null, "PORT", "Lowest relay port (default 49152)."),

@@ -26,6 +26,7 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
     private readonly ILogger _logger;
     private readonly List<UdpStunListener> _udp = [];
     private readonly List<TcpStunListener> _tcp = [];
+    private readonly ConnectionLimit _connectionLimit;
     private TlsCertificateSource? _certificate;
     private CancellationTokenSource? _reloadStop;
     private Task _reload = Task.CompletedTask;
@@ -35,6 +36,7 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
     {
         _udpIo = udpIo;
         _options = options.Value;
+        _connectionLimit = new ConnectionLimit(Math.Max(1, _options.MaxConnections)); // below 1 is refused by validation
         _processor = processor;
         _counters = counters;
         _registry = registry;
@@ -199,14 +201,15 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
 
                 if (_options.EnableTcp)
                 {
-                    var tcp = TcpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, idle, tcpLogger);
+                    var tcp = TcpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, idle, tcpLogger, _connectionLimit);
                     _tcp.Add(tcp);
                     port = tcp.LocalEndPoint.Port;
                 }
 
                 if (_certificate is not null)
                 {
-                    var tls = TcpStunListener.Bind(new IPEndPoint(address, tlsPort), _processor, _counters, idle, tcpLogger, _certificate, handshake);
+                    var tls = TcpStunListener.Bind(new IPEndPoint(address, tlsPort), _processor, _counters, idle, tcpLogger, _certificate, handshake,
+                        _connectionLimit);
                     _tcp.Add(tls);
                     tlsPort = tls.LocalEndPoint.Port;
                 }

@@ -75,6 +75,9 @@ public sealed class TurnServerOptions
     /// <summary>A TCP connection on which nothing arrives for this long is closed.</summary>
     public int TcpIdleTimeoutSeconds { get; set; } = 300;
 
+    /// <summary>Client connections (TCP and TLS together) open at once at most; more are closed on arrival.</summary>
+    public int MaxConnections { get; set; } = 10_000;
+
     // ---- TURN relay (RFC 8656) ----
 
     /// <summary>Addresses relay sockets bind to; empty means the first concrete listening IPv4 address, else the host's.</summary>

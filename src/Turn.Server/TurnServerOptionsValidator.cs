@@ -43,6 +43,11 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             failures.Add($"{section}:TcpIdleTimeoutSeconds must be at least 1 (got {options.TcpIdleTimeoutSeconds}).");
         }
 
+        if (options.MaxConnections < 1)
+        {
+            failures.Add($"{section}:MaxConnections must be at least 1 (got {options.MaxConnections}).");
+        }
+
         ValidateRelay(options, failures);
         ValidateCredentials(options, failures);
         // The relay port range is checked above under its own keys (Turn:MinPort, Turn:MaxPort); leave it out here so

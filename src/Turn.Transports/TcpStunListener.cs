@@ -40,15 +40,18 @@ public sealed class TcpStunListener : IAsyncDisposable
     private readonly ErrorLogThrottle _errorThrottle = new();
     private readonly TlsCertificateSource? _tls;
     private readonly TimeSpan _handshakeTimeout;
+    private readonly ConnectionLimit? _limit;
+    private readonly ErrorLogThrottle _limitLogThrottle = new();
     private Task _acceptLoop = Task.CompletedTask;
 
     /// <summary>RFC 7443: the ALPN names of TURN and of STUN NAT discovery.</summary>
     private static readonly List<SslApplicationProtocol> AlpnProtocols = [new("stun.turn"), new("stun.nat-discovery")];
 
     private TcpStunListener(Socket listener, StunMessageProcessor processor, TransportCounters counters, TimeSpan idleTimeout, ILogger logger,
-        TlsCertificateSource? tls, TimeSpan handshakeTimeout)
+        TlsCertificateSource? tls, TimeSpan handshakeTimeout, ConnectionLimit? limit)
     {
         _tls = tls;
+        _limit = limit;
         _handshakeTimeout = handshakeTimeout;
         _listener = listener;
         _processor = processor;
@@ -70,15 +73,16 @@ public sealed class TcpStunListener : IAsyncDisposable
     private string ProtocolName => _tls is null ? "TCP" : "TLS";
 
     public static TcpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters,
-        TimeSpan idleTimeout, ILogger logger) =>
-        Bind(endPoint, processor, counters, idleTimeout, logger, tls: null, handshakeTimeout: TimeSpan.FromSeconds(10));
+        TimeSpan idleTimeout, ILogger logger, ConnectionLimit? limit = null) =>
+        Bind(endPoint, processor, counters, idleTimeout, logger, tls: null, handshakeTimeout: TimeSpan.FromSeconds(10), limit);
 
     /// <summary>
     /// As above; with <paramref name="tls"/>, every connection starts with a TLS 1.2/1.3 handshake (which must end within
-    /// <paramref name="handshakeTimeout"/>) and carries STUN/TURN inside it.
+    /// <paramref name="handshakeTimeout"/>) and carries STUN/TURN inside it. With <paramref name="limit"/> (shared by
+    /// listeners), a connection beyond it is closed as soon as it is accepted.
     /// </summary>
     public static TcpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters,
-        TimeSpan idleTimeout, ILogger logger, TlsCertificateSource? tls, TimeSpan handshakeTimeout)
+        TimeSpan idleTimeout, ILogger logger, TlsCertificateSource? tls, TimeSpan handshakeTimeout, ConnectionLimit? limit = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(idleTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(handshakeTimeout, TimeSpan.Zero);
@@ -86,7 +90,7 @@ public sealed class TcpStunListener : IAsyncDisposable
         try
         {
             socket.Listen(Backlog);
-            return new TcpStunListener(socket, processor, counters, idleTimeout, logger, tls, handshakeTimeout);
+            return new TcpStunListener(socket, processor, counters, idleTimeout, logger, tls, handshakeTimeout, limit);
         }
         catch
         {
@@ -135,12 +139,51 @@ public sealed class TcpStunListener : IAsyncDisposable
                 continue;
             }
 
+            if (_limit is not null && !_limit.TryAcquire())
+            {
+                RefuseOverLimit(client);
+                continue;
+            }
+
             _counters.CountConnectionAccepted();
             client.NoDelay = true;
-            Task connection = ServeConnectionAsync(client, stopping);
+            Task connection = ServeWithinLimitAsync(client, stopping);
             _connections.TryAdd(connection, 0);
             _ = connection.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(t, out _),
                 _connections, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Closes a connection beyond the limit at once, with a reset: no handshake, no buffers, no lingering.</summary>
+    private void RefuseOverLimit(Socket client)
+    {
+        _counters.CountConnectionRefusedLimit();
+        if (_limitLogThrottle.ShouldLog())
+        {
+            TransportLog.ConnectionLimitReached(_logger, _limit!.Max, LocalEndPoint);
+        }
+
+        try
+        {
+            client.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+            // Already reset by the client; closing is all that is left.
+        }
+
+        client.Dispose();
+    }
+
+    private async Task ServeWithinLimitAsync(Socket socket, CancellationToken stopping)
+    {
+        try
+        {
+            await ServeConnectionAsync(socket, stopping).ConfigureAwait(false);
+        }
+        finally
+        {
+            _limit?.Release();
         }
     }
 

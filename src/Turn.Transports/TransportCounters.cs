@@ -13,6 +13,7 @@ public sealed class TransportCounters
     private long _relayedToPeer;
     private long _relayedFromPeer;
     private long _streamSendDropped;
+    private long _connectionsRefusedLimit;
     private long _tlsHandshakesFailed;
 
     public long DatagramsReceived => Interlocked.Read(ref _datagramsReceived);
@@ -44,6 +45,11 @@ public sealed class TransportCounters
     public long TlsHandshakesFailed => Interlocked.Read(ref _tlsHandshakesFailed);
 
     internal void CountTlsHandshakeFailed() => Interlocked.Increment(ref _tlsHandshakesFailed);
+
+    /// <summary>Connections closed on arrival because the connection limit was reached.</summary>
+    public long ConnectionsRefusedLimit => Interlocked.Read(ref _connectionsRefusedLimit);
+
+    internal void CountConnectionRefusedLimit() => Interlocked.Increment(ref _connectionsRefusedLimit);
 
     internal void CountStreamSendDropped() => Interlocked.Increment(ref _streamSendDropped);
 

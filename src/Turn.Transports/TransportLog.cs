@@ -21,6 +21,10 @@ internal static partial class TransportLog
     [LoggerMessage(EventId = 120, Level = LogLevel.Debug, Message = "TCP connection from {Remote} closed: {Reason}")]
     public static partial void ConnectionClosed(ILogger logger, EndPoint? remote, string reason);
 
+    [LoggerMessage(EventId = 122, Level = LogLevel.Warning,
+        Message = "Connection limit of {Max} reached: new connections on {EndPoint} are closed on arrival (--max-connections)")]
+    public static partial void ConnectionLimitReached(ILogger logger, int max, IPEndPoint endPoint);
+
     [LoggerMessage(EventId = 121, Level = LogLevel.Warning, Message = "Accepting on {EndPoint} failed: {Error}")]
     public static partial void AcceptFailed(ILogger logger, IPEndPoint endPoint, System.Net.Sockets.SocketError error);
 

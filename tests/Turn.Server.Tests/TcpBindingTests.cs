@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Sockets;
 using Turn.Stun;
@@ -176,4 +177,98 @@ public class TcpIdleTimeoutTests(ShortIdleServerFixture server) : IClassFixture<
         Assert.Equal(0, read);
         Assert.True(server.TransportCounters.ConnectionsClosedIdle > before);
     }
+}
+
+/// <summary>--max-connections: TCP and TLS connections share one limit; one more is closed on arrival, a freed slot is reused.</summary>
+public class ConnectionLimitTests(ConnectionLimitServerFixture server) : IClassFixture<ConnectionLimitServerFixture>
+{
+    [Fact]
+    public async Task Connections_beyond_the_limit_are_closed_on_arrival_and_a_freed_slot_is_reused()
+    {
+        var tlsEndPoint = new IPEndPoint(IPAddress.Loopback, server.Services.GetRequiredService<ListenerRegistry>().TlsPort);
+        long refusedBefore = server.TransportCounters.ConnectionsRefusedLimit;
+        using TcpClient first = await ConnectAnsweredAsync(server.V4);
+        using TcpClient second = await ConnectAnsweredAsync(server.V4);
+
+        // A third TCP connection, and a TLS one, find no slot: the server closes them before reading anything.
+        foreach (IPEndPoint endPoint in new[] { server.V4, tlsEndPoint })
+        {
+            Assert.True(await ClosedByServerAsync(endPoint), $"a connection to {endPoint} beyond the limit stayed open");
+        }
+
+        Assert.Equal(refusedBefore + 2, server.TransportCounters.ConnectionsRefusedLimit);
+
+        // Closing one gives its slot back (once the server has seen the close).
+        first.Close();
+        TcpClient? again = null;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (again is null && watch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            again = await TryConnectAnsweredAsync(server.V4);
+            if (again is null)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        using (again)
+        {
+            Assert.NotNull(again);
+        }
+    }
+
+    private static async Task<TcpClient> ConnectAnsweredAsync(IPEndPoint endPoint) =>
+        await TryConnectAnsweredAsync(endPoint) ?? throw new InvalidOperationException($"no Binding answer from {endPoint}");
+
+    /// <summary>A connection on which a Binding request is answered, or null when the server closed it.</summary>
+    private static async Task<TcpClient?> TryConnectAnsweredAsync(IPEndPoint endPoint)
+    {
+        var client = new TcpClient(endPoint.AddressFamily);
+        try
+        {
+            await client.ConnectAsync(endPoint);
+            NetworkStream stream = client.GetStream();
+            var id = TransactionId.NewRandom();
+            await stream.WriteAsync(BindingRequest(id));
+            byte[]? response = await ReadStunFromStreamAsync(stream);
+            if (response is not null && Decode(response).TransactionId == id)
+            {
+                return client;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException)
+        {
+            // Reset by the server: no slot.
+        }
+
+        client.Dispose();
+        return null;
+    }
+
+    /// <summary>Whether the server closes (or resets) a new connection to <paramref name="endPoint"/> without a word.</summary>
+    private static async Task<bool> ClosedByServerAsync(IPEndPoint endPoint)
+    {
+        using var client = new TcpClient(AddressFamily.InterNetwork);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            // The reset may come so soon that the connect itself reports it.
+            await client.ConnectAsync(endPoint, timeout.Token);
+            return await client.GetStream().ReadAsync(new byte[1], timeout.Token) == 0;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>A server that holds at most two client connections (TCP and TLS together).</summary>
+public sealed class ConnectionLimitServerFixture : ServerFixture
+{
+    protected override IEnumerable<string> ExtraArguments => ["--max-connections", "2", "--tls-listening-port", "0"];
 }

@@ -68,6 +68,60 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         }
     }
 
+    /// <summary>
+    /// Only TLS 1.2 and 1.3 are served (RFC 8996 deprecates TLS 1.0 and 1.1): a ClientHello that offers at most TLS 1.1
+    /// (client_version 3.2, no supported_versions extension) gets a fatal protocol_version alert (RFC 5246 §7.2.2,
+    /// description 70) and no ServerHello, and counts as a failed handshake. The hello is written byte by byte here, so
+    /// the refusal is the server's own, whatever the client library would allow.
+    /// </summary>
+    [Fact]
+    public async Task Rfc8996_a_tls_1_1_client_hello_is_refused_with_a_protocol_version_alert()
+    {
+        long failedBefore = server.TransportCounters.TlsHandshakesFailed;
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(TlsEndPoint);
+        await socket.SendAsync(Tls11ClientHello());
+
+        var received = new List<byte>();
+        byte[] buffer = new byte[4096];
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, limit.Token)) > 0)
+            {
+                received.AddRange(buffer.AsSpan(0, read));
+            }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            // The server may reset after its alert.
+        }
+
+        // One record: type 21 (alert), any 3.x version, length 2, level 2 (fatal), description 70 (protocol_version).
+        Assert.True(received.Count >= 7, $"no alert came back ({received.Count} bytes)");
+        Assert.Equal(21, received[0]);
+        Assert.Equal(3, received[1]);
+        Assert.Equal(new byte[] { 0, 2, 2, 70 }, received.Skip(3).Take(4).ToArray());
+        await WaitForAsync(() => server.TransportCounters.TlsHandshakesFailed > failedBefore, "the refused handshake was not counted");
+    }
+
+    /// <summary>A TLS 1.1 ClientHello (RFC 4346 §7.4.1.2) in one record, offering two TLS 1.1 cipher suites and no extensions.</summary>
+    private static byte[] Tls11ClientHello()
+    {
+        byte[] random = RandomNumberGenerator.GetBytes(32);
+        byte[] body =
+        [
+            3, 2,                       // client_version: TLS 1.1
+            .. random,
+            0,                          // session_id: empty
+            0, 4, 0xC0, 0x13, 0x00, 0x2F, // cipher_suites: ECDHE_RSA_AES_128_CBC_SHA, RSA_AES_128_CBC_SHA
+            1, 0,                       // compression_methods: null
+        ];
+        byte[] handshake = [1, 0, (byte)(body.Length >> 8), (byte)body.Length, .. body]; // ClientHello
+        return [22, 3, 1, (byte)(handshake.Length >> 8), (byte)handshake.Length, .. handshake]; // handshake record, TLS 1.0 framing
+    }
+
     /// <summary>A connection that never starts its handshake is closed after the handshake timeout (a slowloris guard).</summary>
     [Fact]
     public async Task A_connection_that_never_handshakes_is_closed()

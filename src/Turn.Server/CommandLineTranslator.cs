@@ -39,6 +39,8 @@ public static class CommandLineTranslator
         new("cert", null, Kind.Value, "Turn:CertFile", null, "FILE",
             "PEM certificate (and chain) for TLS; without it a self-signed one is generated at start."),
         new("pkey", null, Kind.Value, "Turn:KeyFile", null, "FILE", "PEM private key of --cert."),
+        new("cipher-list", null, Kind.Value, "Turn:TlsCipherSuites", null, "SUITES",
+            "TLS cipher suites, IANA names separated by ':' (default: forward-secret AEAD suites only; 'system': the platform's)."),
         new("tls-reload-interval", null, Kind.Value, "Turn:TlsReloadIntervalSeconds", null, "SECONDS",
             "Check the --cert/--pkey files this often and serve a changed certificate to new connections (default 5; 0: never)."),
         new("tls-handshake-timeout", null, Kind.Value, "Turn:TlsHandshakeTimeoutSeconds", null, "SECONDS",

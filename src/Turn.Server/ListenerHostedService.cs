@@ -179,6 +179,10 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
         int tlsPort = _options.EffectiveTlsPort;
         var handshake = TimeSpan.FromSeconds(_options.TlsHandshakeTimeoutSeconds);
         var idle = TimeSpan.FromSeconds(_options.TcpIdleTimeoutSeconds);
+        if (!TlsCipherSuites.TryParse(_options.TlsCipherSuites, out IReadOnlyList<System.Net.Security.TlsCipherSuite>? cipherSuites, out string? error))
+        {
+            throw new InvalidOperationException(error); // validation at start refuses such a list first
+        }
         ILogger udpLogger = _loggerFactory.CreateLogger<UdpStunListener>();
         ILogger tcpLogger = _loggerFactory.CreateLogger<TcpStunListener>();
         foreach (IPAddress address in addresses)
@@ -209,7 +213,7 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
                 if (_certificate is not null)
                 {
                     var tls = TcpStunListener.Bind(new IPEndPoint(address, tlsPort), _processor, _counters, idle, tcpLogger, _certificate, handshake,
-                        _connectionLimit);
+                        _connectionLimit, cipherSuites);
                     _tcp.Add(tls);
                     tlsPort = tls.LocalEndPoint.Port;
                 }

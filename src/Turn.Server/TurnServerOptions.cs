@@ -42,6 +42,12 @@ public sealed class TurnServerOptions
     /// <summary>A TLS handshake that takes longer than this closes the connection.</summary>
     public int TlsHandshakeTimeoutSeconds { get; set; } = 10;
 
+    /// <summary>
+    /// TLS cipher suites, IANA names separated by ':' or ','; empty: forward-secret AEAD suites only
+    /// (<see cref="Turn.Transports.TlsCipherSuites.Default"/>); "system": the platform's choice.
+    /// </summary>
+    public string? TlsCipherSuites { get; set; }
+
     /// <summary>The TLS port in effect (see <see cref="TlsListeningPort"/>).</summary>
     public int EffectiveTlsPort => TlsListeningPort ?? (ListeningPort == 0 ? 0 : 5349);
 

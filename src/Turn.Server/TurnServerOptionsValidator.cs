@@ -94,6 +94,11 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
         {
             failures.Add($"{section}:TlsHandshakeTimeoutSeconds must be at least 1 (got {options.TlsHandshakeTimeoutSeconds}).");
         }
+
+        if (!Turn.Transports.TlsCipherSuites.TryParse(options.TlsCipherSuites, out _, out string? cipherError))
+        {
+            failures.Add($"{section}:TlsCipherSuites: {cipherError}.");
+        }
     }
 
     private static void ValidateUdpIo(TurnServerOptions options, List<string> failures)

@@ -40,6 +40,7 @@ public sealed class TcpStunListener : IAsyncDisposable
     private readonly ErrorLogThrottle _errorThrottle = new();
     private readonly TlsCertificateSource? _tls;
     private readonly TimeSpan _handshakeTimeout;
+    private readonly CipherSuitesPolicy? _cipherSuites;
     private readonly ConnectionLimit? _limit;
     private readonly ErrorLogThrottle _limitLogThrottle = new();
     private Task _acceptLoop = Task.CompletedTask;
@@ -48,10 +49,11 @@ public sealed class TcpStunListener : IAsyncDisposable
     private static readonly List<SslApplicationProtocol> AlpnProtocols = [new("stun.turn"), new("stun.nat-discovery")];
 
     private TcpStunListener(Socket listener, StunMessageProcessor processor, TransportCounters counters, TimeSpan idleTimeout, ILogger logger,
-        TlsCertificateSource? tls, TimeSpan handshakeTimeout, ConnectionLimit? limit)
+        TlsCertificateSource? tls, TimeSpan handshakeTimeout, ConnectionLimit? limit, IReadOnlyList<TlsCipherSuite>? cipherSuites)
     {
         _tls = tls;
         _limit = limit;
+        _cipherSuites = tls is null ? null : TlsCipherSuites.Policy(cipherSuites);
         _handshakeTimeout = handshakeTimeout;
         _listener = listener;
         _processor = processor;
@@ -78,11 +80,13 @@ public sealed class TcpStunListener : IAsyncDisposable
 
     /// <summary>
     /// As above; with <paramref name="tls"/>, every connection starts with a TLS 1.2/1.3 handshake (which must end within
-    /// <paramref name="handshakeTimeout"/>) and carries STUN/TURN inside it. With <paramref name="limit"/> (shared by
-    /// listeners), a connection beyond it is closed as soon as it is accepted.
+    /// <paramref name="handshakeTimeout"/>) and carries STUN/TURN inside it, with one of <paramref name="cipherSuites"/>
+    /// (null: the platform's choice). With <paramref name="limit"/> (shared by listeners), a connection beyond it is
+    /// closed as soon as it is accepted.
     /// </summary>
     public static TcpStunListener Bind(IPEndPoint endPoint, StunMessageProcessor processor, TransportCounters counters,
-        TimeSpan idleTimeout, ILogger logger, TlsCertificateSource? tls, TimeSpan handshakeTimeout, ConnectionLimit? limit = null)
+        TimeSpan idleTimeout, ILogger logger, TlsCertificateSource? tls, TimeSpan handshakeTimeout, ConnectionLimit? limit = null,
+        IReadOnlyList<TlsCipherSuite>? cipherSuites = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(idleTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(handshakeTimeout, TimeSpan.Zero);
@@ -90,7 +94,7 @@ public sealed class TcpStunListener : IAsyncDisposable
         try
         {
             socket.Listen(Backlog);
-            return new TcpStunListener(socket, processor, counters, idleTimeout, logger, tls, handshakeTimeout, limit);
+            return new TcpStunListener(socket, processor, counters, idleTimeout, logger, tls, handshakeTimeout, limit, cipherSuites);
         }
         catch
         {
@@ -318,6 +322,7 @@ public sealed class TcpStunListener : IAsyncDisposable
                 ServerCertificateContext = _tls.Current,
                 ApplicationProtocols = AlpnProtocols,
                 EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                CipherSuitesPolicy = _cipherSuites,
                 ClientCertificateRequired = false,
             }, handshake.Token).ConfigureAwait(false);
             return tls;

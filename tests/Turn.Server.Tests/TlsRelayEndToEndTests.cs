@@ -106,6 +106,50 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         await WaitForAsync(() => server.TransportCounters.TlsHandshakesFailed > failedBefore, "the refused handshake was not counted");
     }
 
+    /// <summary>
+    /// By default only forward-secret AEAD suites are served: a TLS 1.2 client that offers nothing but a CBC suite is
+    /// refused (RFC 9325 §4.2 recommends the AEAD suites); named with --cipher-list, the same suite is served.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // cipher suite policies are not on Windows
+    public async Task Rfc9325_cbc_suites_are_refused_by_default_and_served_when_listed()
+    {
+        const TlsCipherSuite Cbc = TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256;
+        await Assert.ThrowsAnyAsync<Exception>(() => HandshakeAsync(TlsEndPoint, Registry.TlsCertificateSha256!, Cbc));
+
+        var custom = new TlsServer(["--cipher-list", $"{Cbc}:TLS_AES_128_GCM_SHA256"]);
+        await custom.InitializeAsync();
+        try
+        {
+            var registry = custom.Services.GetRequiredService<ListenerRegistry>();
+            TlsCipherSuite negotiated = await HandshakeAsync(new IPEndPoint(IPAddress.Loopback, registry.TlsPort), registry.TlsCertificateSha256!, Cbc);
+            Assert.Equal(Cbc, negotiated);
+        }
+        finally
+        {
+            await custom.DisposeAsync();
+        }
+    }
+
+    /// <summary>A TLS 1.2 handshake offering only <paramref name="suite"/>; the suite negotiated.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static async Task<TlsCipherSuite> HandshakeAsync(IPEndPoint endPoint, string pinnedSha256, TlsCipherSuite suite)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(endPoint);
+        await using var tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false,
+            (_, certificate, _, _) => certificate is not null
+                && Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256)) == pinnedSha256);
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            EnabledSslProtocols = SslProtocols.Tls12,
+            CipherSuitesPolicy = new CipherSuitesPolicy([suite]),
+        }, limit.Token);
+        return tls.NegotiatedCipherSuite;
+    }
+
     /// <summary>A TLS 1.1 ClientHello (RFC 4346 §7.4.1.2) in one record, offering two TLS 1.1 cipher suites and no extensions.</summary>
     private static byte[] Tls11ClientHello()
     {

@@ -771,4 +771,17 @@ public sealed class TurnConfigurationTests : IDisposable
             await StopAsync(process);
         }
     }
+    /// <summary>--cipher-list: IANA names separated by ':'; an unknown name is refused naming the key; "system" is accepted.</summary>
+    [Fact]
+    public void Cipher_list_is_read_and_checked()
+    {
+        TurnServerOptions options = Bind("--cipher-list", "TLS_AES_128_GCM_SHA256:TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
+        Assert.Equal("TLS_AES_128_GCM_SHA256:TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", options.TlsCipherSuites);
+        Assert.True(new TurnServerOptionsValidator().Validate(null, options).Succeeded);
+        Assert.True(Validate("--cipher-list", "system").Succeeded);
+        ValidateOptionsResult bad = Validate("--cipher-list", "ECDHE-RSA-AES128-GCM-SHA256");
+        Assert.True(bad.Failed);
+        Assert.Contains("Turn:TlsCipherSuites", bad.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("ECDHE-RSA-AES128-GCM-SHA256", bad.FailureMessage, StringComparison.Ordinal);
+    }
 }

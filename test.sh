@@ -38,6 +38,10 @@ command -v strace >/dev/null 2>&1 || missing+=(strace)
 [ -x /usr/bin/python3 ] || missing+=(python3)
 /usr/bin/python3 -c 'import aioice' >/dev/null 2>&1 || missing+=(python3-aioice)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+/usr/bin/python3 -c 'import aiortc' >/dev/null 2>&1 || missing+=(python3-aiortc)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "== installing: ${missing[*]}"
@@ -46,6 +50,16 @@ if [ ${#missing[@]} -gt 0 ]; then
         echo "== missing packages (install them as root): ${missing[*]}"
     fi
 fi
+# npm packages of the conformance scripts, exactly as locked (playwright-core drives the system
+# Chromium; it never downloads a browser of its own).
+for dir in conformance/*/; do
+    [ -f "$dir/package-lock.json" ] || continue
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+        echo "== npm ci in $dir"
+        (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 timeout 300 npm ci --no-audit --no-fund >/dev/null) ||
+            echo "== npm ci failed in $dir"
+    fi
+done
 if ! command -v dotnet >/dev/null 2>&1; then
     echo "== the .NET 10 SDK (dotnet) is required"
     failed=$((failed + 1))

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Turn.Relay;
 using Turn.Transports;
+using Turn.Transports.Dtls;
 
 namespace Turn.Server;
 
@@ -26,13 +27,16 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
     private readonly ILogger _logger;
     private readonly List<UdpStunListener> _udp = [];
     private readonly List<TcpStunListener> _tcp = [];
+    private readonly List<DtlsStunListener> _dtls = [];
+    private readonly DtlsCounters _dtlsCounters;
     private TlsCertificateSource? _certificate;
     private CancellationTokenSource? _reloadStop;
     private Task _reload = Task.CompletedTask;
 
     public ListenerHostedService(IOptions<TurnServerOptions> options, StunMessageProcessor processor,
-        TransportCounters counters, ListenerRegistry registry, UdpIoSetup udpIo, ILoggerFactory loggerFactory)
+        TransportCounters counters, ListenerRegistry registry, UdpIoSetup udpIo, ILoggerFactory loggerFactory, DtlsCounters dtlsCounters)
     {
+        _dtlsCounters = dtlsCounters;
         _udpIo = udpIo;
         _options = options.Value;
         _processor = processor;
@@ -44,7 +48,7 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_options.EnableTls)
+        if (_options.EnableTls || _options.EnableDtls)
         {
             _certificate = LoadCertificate();
             _registry.TlsCertificateSha256 = _certificate.Sha256Fingerprint;
@@ -86,6 +90,11 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
             listener.Start();
         }
 
+        foreach (DtlsStunListener listener in _dtls)
+        {
+            listener.Start();
+        }
+
         if (_udp.Count > 0)
         {
             if (_udpIo.IsBatched)
@@ -99,8 +108,8 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
         }
 
         _registry.Set(_udp.Select(l => l.LocalEndPoint).ToArray(), _tcp.Where(l => !l.IsTls).Select(l => l.LocalEndPoint).ToArray(),
-            _tcp.Where(l => l.IsTls).Select(l => l.LocalEndPoint).ToArray());
-        ServerLog.Ready(_logger, _registry.Port, _udp.Count + _tcp.Count);
+            _tcp.Where(l => l.IsTls).Select(l => l.LocalEndPoint).ToArray(), _dtls.Select(l => l.LocalEndPoint).ToArray());
+        ServerLog.Ready(_logger, _registry.Port, _udp.Count + _tcp.Count + _dtls.Count);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -175,6 +184,10 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
     {
         int port = _options.ListeningPort;
         int tlsPort = _options.EffectiveTlsPort;
+        int dtlsPort = _options.EffectiveDtlsPort;
+        var dtlsLimits = new DtlsLimits(TimeSpan.FromSeconds(_options.TlsHandshakeTimeoutSeconds),
+            TimeSpan.FromSeconds(_options.DtlsIdleTimeoutSeconds), _options.DtlsMaxAssociations);
+        ILogger dtlsLogger = _loggerFactory.CreateLogger<DtlsStunListener>();
         var handshake = TimeSpan.FromSeconds(_options.TlsHandshakeTimeoutSeconds);
         var idle = TimeSpan.FromSeconds(_options.TcpIdleTimeoutSeconds);
         ILogger udpLogger = _loggerFactory.CreateLogger<UdpStunListener>();
@@ -204,11 +217,18 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
                     port = tcp.LocalEndPoint.Port;
                 }
 
-                if (_certificate is not null)
+                if (_certificate is not null && _options.EnableTls)
                 {
                     var tls = TcpStunListener.Bind(new IPEndPoint(address, tlsPort), _processor, _counters, idle, tcpLogger, _certificate, handshake);
                     _tcp.Add(tls);
                     tlsPort = tls.LocalEndPoint.Port;
+                }
+
+                if (_certificate is not null && _options.EnableDtls)
+                {
+                    var dtls = DtlsStunListener.Bind(new IPEndPoint(address, dtlsPort), _processor, _dtlsCounters, dtlsLimits, _certificate, dtlsLogger);
+                    _dtls.Add(dtls);
+                    dtlsPort = dtls.LocalEndPoint.Port;
                 }
             }
             catch (SocketException ex) when (defaults && address.AddressFamily == AddressFamily.InterNetworkV6
@@ -231,7 +251,13 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
             await listener.DisposeAsync().ConfigureAwait(false);
         }
 
+        foreach (DtlsStunListener listener in _dtls)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+
         _udp.Clear();
         _tcp.Clear();
+        _dtls.Clear();
     }
 }

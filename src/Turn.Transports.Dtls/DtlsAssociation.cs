@@ -40,6 +40,7 @@ internal sealed class DtlsAssociation : DatagramTransport, IClientTransport, ICl
     private volatile DtlsTransport? _dtls;
     private volatile bool _closed;
     private volatile bool _stopping;
+    private volatile int _minimumCiphertext;
 
     public DtlsAssociation(Socket socket, SocketAddress remote, in FiveTuple tuple, DtlsRequest request, TurnDtlsServer server,
         DtlsAssociationContext context)
@@ -67,9 +68,10 @@ internal sealed class DtlsAssociation : DatagramTransport, IClientTransport, ICl
     /// <summary>A datagram from the client (copied); dropped when the thread is that far behind or the association is closed.</summary>
     public void Deliver(ReadOnlySpan<byte> datagram)
     {
+        int minimumCiphertext = _minimumCiphertext;
         lock (_sync)
         {
-            if (_closed || _inbound.Count >= MaxQueuedDatagrams)
+            if (_closed || _inbound.Count >= MaxQueuedDatagrams || (minimumCiphertext > 0 && !DtlsRecords.AreWellFormed(datagram, minimumCiphertext)))
             {
                 _context.Counters.CountDatagramDropped();
                 return;
@@ -196,6 +198,7 @@ internal sealed class DtlsAssociation : DatagramTransport, IClientTransport, ICl
         {
             dtls = new DtlsServerProtocol().Accept(_server, this, _request);
             _dtls = dtls;
+            _minimumCiphertext = _server.MinimumCiphertextLength;
             _context.Counters.CountAssociationOpened();
             DtlsLog.AssociationOpened(_context.Logger, RemoteEndPoint);
             reason = Serve(dtls);

@@ -5,8 +5,10 @@ using Org.BouncyCastle.Tls.Crypto.Impl.BC;
 namespace Turn.Transports.Dtls;
 
 /// <summary>
-/// The server side of one DTLS handshake: DTLS 1.2 only, ECDHE with AES-GCM, ChaCha20-Poly1305 or AES-CBC, signed
-/// with the TLS certificate; ALPN "stun.turn" and "stun.nat-discovery" (RFC 7443) when the client asks for one.
+/// The server side of one DTLS handshake: DTLS 1.2 only, ECDHE with AES-GCM or ChaCha20-Poly1305 (AEAD only: every
+/// DTLS 1.2 client has one, and their fixed overhead lets the listener drop forged short records before BouncyCastle
+/// fails the association on them), signed with the TLS certificate; ALPN "stun.turn" and "stun.nat-discovery"
+/// (RFC 7443) when the client asks for one.
 /// </summary>
 internal sealed class TurnDtlsServer : DefaultTlsServer
 {
@@ -15,8 +17,6 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
         CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
         CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
-        CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
     ];
 
     private static readonly int[] RsaSuites =
@@ -24,8 +24,6 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
         CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-        CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
-        CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
     ];
 
     private readonly BcTlsCrypto _crypto;
@@ -44,6 +42,13 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
     public override bool IgnoreCorruptDtlsRecords => true;
 
     public override int GetHandshakeTimeoutMillis() => _handshakeTimeoutMillis;
+
+    /// <summary>
+    /// Once the handshake is done: the smallest encrypted record the negotiated cipher can produce (an empty plaintext):
+    /// the 16-byte tag, and for AES-GCM the 8-byte explicit nonce before it (RFC 5288 §3; RFC 7905 has none).
+    /// </summary>
+    public int MinimumCiphertextLength =>
+        TlsUtilities.GetEncryptionAlgorithm(m_context.SecurityParameters.CipherSuite) == EncryptionAlgorithm.CHACHA20_POLY1305 ? 16 : 24;
 
     protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.DTLSv12.Only();
 

@@ -72,7 +72,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
     [Fact]
     public async Task A_connection_that_never_handshakes_is_closed()
     {
-        var custom = new TlsServer(["--tls-handshake-timeout", "1"]);
+        var custom = new ConfiguredRelayServer(["--tls-handshake-timeout", "1"]);
         await custom.InitializeAsync();
         try
         {
@@ -109,7 +109,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
             await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
             string expected = Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
 
-            var custom = new TlsServer(["--cert", certFile, "--pkey", keyFile]);
+            var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile]);
             await custom.InitializeAsync();
             try
             {
@@ -147,7 +147,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         try
         {
             string first = await WriteCertificateAsync(certFile, keyFile, "CN=first.test", DateTime.UtcNow.AddMinutes(-10));
-            var custom = new TlsServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
+            var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
             await custom.InitializeAsync();
             try
             {
@@ -161,7 +161,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
                     Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
 
                     string second = await WriteCertificateAsync(certFile, keyFile, "CN=second.test", DateTime.UtcNow);
-                    await WaitForAsync(() => registry.TlsCertificateSha256 == second, "the replaced certificate was not picked up");
+                    await Eventually.WaitForAsync(() => registry.TlsCertificateSha256 == second, "the replaced certificate was not picked up");
 
                     var (after, afterTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, second);
                     using (after)
@@ -207,21 +207,5 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         File.SetLastWriteTimeUtc(keyFile, stamp);
         File.SetLastWriteTimeUtc(certFile, stamp);
         return Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string failure)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!condition() && watch.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.True(condition(), failure);
-    }
-
-    private sealed class TlsServer(string[] extra) : RelayServerFixture
-    {
-        protected override IEnumerable<string> ExtraArguments => [.. base.ExtraArguments, .. extra];
     }
 }

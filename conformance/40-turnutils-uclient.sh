@@ -1,5 +1,5 @@
 #!/bin/bash
-# Conformance: coturn's turnutils_uclient (TURN over UDP, TCP and TLS, RFC 8656) through our server to a
+# Conformance: coturn's turnutils_uclient (TURN over UDP, TCP, TLS and DTLS, RFC 8656) through our server to a
 # turnutils_peer echo peer, both from the Debian package coturn (4.6.x).
 #
 # test.sh's shared server has no credentials and refuses loopback peers, so this script starts
@@ -116,6 +116,24 @@ if [ -n "${srv_tls_port:-}" ]; then
     srv_port=$udp_port
 else
     fail "uclient over TLS" "the server log names no TLS listener"
+fi
+
+# TURN over DTLS 1.2 (RFC 8656 §5, RFC 6347): -S without -t, on the server's DTLS port (UDP), after the cookie
+# exchange (RFC 6347 §4.2.1); one STUN or ChannelData message per record, framed like UDP.
+if [ -n "${srv_dtls_port:-}" ]; then
+    udp_port=$srv_port
+    srv_port=$srv_dtls_port
+    uclient_transfer_case "uclient over DTLS, ChannelData, one allocation (-S -c)" \
+        "$N" 100 0 "$relay_min" "$relay_max" -S -c -n "$N" "${LT[@]}"
+    uclient_transfer_case "uclient over DTLS, 999-byte payloads in Send/Data indications (-S -s -c -l 999)" \
+        "$N" 999 0 "$relay_min" "$relay_max" -S -s -c -l 999 -n "$N" "${LT[@]}"
+    uclient_transfer_case "uclient over DTLS, 10 clients at once, ChannelData (-S -m 10 -c)" \
+        $((10 * N)) 100 0 "$relay_min" "$relay_max" -S -c -m 10 -n "$N" "${LT[@]}"
+    uclient_transfer_case "uclient over DTLS, RTP+RTCP allocations with EVEN-PORT/RESERVATION-TOKEN (-S)" \
+        $((2 * N)) 100 1 "$relay_min" "$relay_max" -S -n "$N" "${LT[@]}"
+    srv_port=$udp_port
+else
+    fail "uclient over DTLS" "the server log names no DTLS listener"
 fi
 
 uclient_refusal_case "uclient wrong password is refused (401 until it gives up, nothing relayed)" \

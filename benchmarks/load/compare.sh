@@ -188,9 +188,9 @@ start_server() { # target tag [raw batch [raw -g] | ours extra arguments...]; ta
     if [ "$tag" = stream ]; then
         TPORT=$(pick_port $((SPORT + 1)))
         coturn_transports=(--tls-listening-port="$TPORT" --cert="$CERT" --pkey="$PKEY")
-        ours_extra=(--tls-listening-port "$TPORT" --cert "$CERT" --pkey "$PKEY")
+        ours_extra=(--tls-listening-port "$TPORT" --cert "$CERT" --pkey "$PKEY" --no-dtls)
     else
-        ours_extra=(--no-tcp --no-tls "${ours_extra[@]}")
+        ours_extra=(--no-tcp --no-tls --no-dtls "${ours_extra[@]}")
     fi
     case $target in
         raw)

@@ -79,10 +79,15 @@ def last(pattern):
     return found[-1] if found else None
 problems = []
 # Over TLS, uclient also tries its contexts for older protocol versions (ctx 1, 2); the server refuses anything below TLS 1.2 by design
-# ("alert protocol version"), and uclient then connects with TLS 1.2/1.3. Those probes are not failures.
-errors = [l.split(": : ", 1)[-1] for l in text.splitlines()
-          if re.search(r"error|ERROR|Cannot|cannot|!!!", l) and "alert protocol version" not in l
-          and not re.search(r"tls_connect: cannot connect: rc=-1, ctx=[12]\b", l)]
+# ("alert protocol version"), and uclient then connects with TLS 1.2/1.3. Over DTLS it probes DTLS 1.0 first (ctx 0), which
+# the server refuses the same way (DTLS 1.2 only), before it connects with DTLS 1.2. Those probes are not failures: a
+# "cannot connect" line whose next line is that alert is one.
+lines = text.splitlines()
+def refused_probe(i):
+    return (re.search(r"tls_connect: cannot connect: rc=-1, ctx=[12]\b", lines[i]) is not None
+            or ("tls_connect: cannot connect: rc=-1" in lines[i] and i + 1 < len(lines) and "alert protocol version" in lines[i + 1]))
+errors = [l.split(": : ", 1)[-1] for i, l in enumerate(lines)
+          if re.search(r"error|ERROR|Cannot|cannot|!!!", l) and "alert protocol version" not in l and not refused_probe(i)]
 if errors:
     problems.append("client reported: " + "; ".join(dict.fromkeys(errors)))
 msgs = last(r"start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$")

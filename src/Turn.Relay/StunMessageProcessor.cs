@@ -66,6 +66,9 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         return true;
     }
 
+    /// <summary>Whether <paramref name="tuple"/> holds an allocation right now (a DTLS association without one may be closed when idle).</summary>
+    public bool HasAllocation(in FiveTuple tuple) => _allocations is not null && _allocations.TryGet(tuple, out _);
+
     /// <summary>Whether first bytes 0x50-0x7F are ChannelData (RFC 5766 channel numbers); stream framing must agree.</summary>
     public bool AllowLegacyChannelNumbers => _allowLegacyChannels;
 

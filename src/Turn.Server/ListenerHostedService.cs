@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Turn.Relay;
 using Turn.Transports;
+using Turn.Transports.Dtls;
 
 namespace Turn.Server;
 
@@ -27,13 +28,16 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
     private readonly List<UdpStunListener> _udp = [];
     private readonly List<TcpStunListener> _tcp = [];
     private readonly ConnectionLimit _connectionLimit;
+    private readonly List<DtlsStunListener> _dtls = [];
+    private readonly DtlsCounters _dtlsCounters;
     private TlsCertificateSource? _certificate;
     private CancellationTokenSource? _reloadStop;
     private Task _reload = Task.CompletedTask;
 
     public ListenerHostedService(IOptions<TurnServerOptions> options, StunMessageProcessor processor,
-        TransportCounters counters, ListenerRegistry registry, UdpIoSetup udpIo, ILoggerFactory loggerFactory)
+        TransportCounters counters, ListenerRegistry registry, UdpIoSetup udpIo, ILoggerFactory loggerFactory, DtlsCounters dtlsCounters)
     {
+        _dtlsCounters = dtlsCounters;
         _udpIo = udpIo;
         _options = options.Value;
         _connectionLimit = new ConnectionLimit(Math.Max(1, _options.MaxConnections)); // below 1 is refused by validation
@@ -46,7 +50,7 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_options.EnableTls)
+        if (_options.EnableTls || _options.EnableDtls)
         {
             _certificate = LoadCertificate();
             _registry.TlsCertificateSha256 = _certificate.Sha256Fingerprint;
@@ -88,6 +92,11 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
             listener.Start();
         }
 
+        foreach (DtlsStunListener listener in _dtls)
+        {
+            listener.Start();
+        }
+
         if (_udp.Count > 0)
         {
             if (_udpIo.IsBatched)
@@ -101,8 +110,8 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
         }
 
         _registry.Set(_udp.Select(l => l.LocalEndPoint).ToArray(), _tcp.Where(l => !l.IsTls).Select(l => l.LocalEndPoint).ToArray(),
-            _tcp.Where(l => l.IsTls).Select(l => l.LocalEndPoint).ToArray());
-        ServerLog.Ready(_logger, _registry.Port, _udp.Count + _tcp.Count);
+            _tcp.Where(l => l.IsTls).Select(l => l.LocalEndPoint).ToArray(), _dtls.Select(l => l.LocalEndPoint).ToArray());
+        ServerLog.Ready(_logger, _registry.Port, _udp.Count + _tcp.Count + _dtls.Count);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -177,6 +186,10 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
     {
         int port = _options.ListeningPort;
         int tlsPort = _options.EffectiveTlsPort;
+        int dtlsPort = _options.EffectiveDtlsPort;
+        var dtlsLimits = new DtlsLimits(TimeSpan.FromSeconds(_options.TlsHandshakeTimeoutSeconds),
+            TimeSpan.FromSeconds(_options.DtlsIdleTimeoutSeconds), _options.DtlsMaxAssociations);
+        ILogger dtlsLogger = _loggerFactory.CreateLogger<DtlsStunListener>();
         var handshake = TimeSpan.FromSeconds(_options.TlsHandshakeTimeoutSeconds);
         var idle = TimeSpan.FromSeconds(_options.TcpIdleTimeoutSeconds);
         if (!TlsCipherSuites.TryParse(_options.TlsCipherSuites, out IReadOnlyList<System.Net.Security.TlsCipherSuite>? cipherSuites, out string? error))
@@ -210,12 +223,19 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
                     port = tcp.LocalEndPoint.Port;
                 }
 
-                if (_certificate is not null)
+                if (_certificate is not null && _options.EnableTls)
                 {
                     var tls = TcpStunListener.Bind(new IPEndPoint(address, tlsPort), _processor, _counters, idle, tcpLogger, _certificate, handshake,
                         _connectionLimit, cipherSuites);
                     _tcp.Add(tls);
                     tlsPort = tls.LocalEndPoint.Port;
+                }
+
+                if (_certificate is not null && _options.EnableDtls)
+                {
+                    var dtls = DtlsStunListener.Bind(new IPEndPoint(address, dtlsPort), _processor, _dtlsCounters, dtlsLimits, _certificate, dtlsLogger);
+                    _dtls.Add(dtls);
+                    dtlsPort = dtls.LocalEndPoint.Port;
                 }
             }
             catch (SocketException ex) when (defaults && address.AddressFamily == AddressFamily.InterNetworkV6
@@ -238,7 +258,13 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
             await listener.DisposeAsync().ConfigureAwait(false);
         }
 
+        foreach (DtlsStunListener listener in _dtls)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+
         _udp.Clear();
         _tcp.Clear();
+        _dtls.Clear();
     }
 }

@@ -8,6 +8,7 @@ public sealed class ListenerRegistry
     private volatile IReadOnlyList<IPEndPoint> _udp = [];
     private volatile IReadOnlyList<IPEndPoint> _tcp = [];
     private volatile IReadOnlyList<IPEndPoint> _tls = [];
+    private volatile IReadOnlyList<IPEndPoint> _dtls = [];
 
     public IReadOnlyList<IPEndPoint> UdpEndPoints => _udp;
 
@@ -15,7 +16,12 @@ public sealed class ListenerRegistry
 
     public IReadOnlyList<IPEndPoint> TlsEndPoints => _tls;
 
-    /// <summary>SHA-256 (hex) of the certificate TLS connections are served with; null when TLS is off.</summary>
+    public IReadOnlyList<IPEndPoint> DtlsEndPoints => _dtls;
+
+    /// <summary>The DTLS port (0 when DTLS is off).</summary>
+    public int DtlsPort => _dtls.Count > 0 ? _dtls[0].Port : 0;
+
+    /// <summary>SHA-256 (hex) of the certificate TLS connections and DTLS associations are served with; null when both are off.</summary>
     public string? TlsCertificateSha256 { get; internal set; }
 
     /// <summary>The TLS port (0 when TLS is off).</summary>
@@ -24,10 +30,11 @@ public sealed class ListenerRegistry
     /// <summary>The port every listener shares (useful when the configured port was 0).</summary>
     public int Port => _udp.Count > 0 ? _udp[0].Port : _tcp.Count > 0 ? _tcp[0].Port : 0;
 
-    internal void Set(IReadOnlyList<IPEndPoint> udp, IReadOnlyList<IPEndPoint> tcp, IReadOnlyList<IPEndPoint> tls)
+    internal void Set(IReadOnlyList<IPEndPoint> udp, IReadOnlyList<IPEndPoint> tcp, IReadOnlyList<IPEndPoint> tls, IReadOnlyList<IPEndPoint> dtls)
     {
         _udp = udp;
         _tcp = tcp;
         _tls = tls;
+        _dtls = dtls;
     }
 }

@@ -40,6 +40,7 @@ public static class TurnServerHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ServerCounters>();
         services.AddSingleton<TransportCounters>();
+        services.AddSingleton<Turn.Transports.Dtls.DtlsCounters>();
         services.AddSingleton<ListenerRegistry>();
         services.AddSingleton<AllocationTable>();
         services.AddSingleton(provider => UdpIoSetup.Create(Options(provider),

@@ -51,6 +51,21 @@ public sealed class TurnServerOptions
     /// <summary>The TLS port in effect (see <see cref="TlsListeningPort"/>).</summary>
     public int EffectiveTlsPort => TlsListeningPort ?? (ListeningPort == 0 ? 0 : 5349);
 
+    /// <summary>TURN over DTLS 1.2 (RFC 8656 §5) on UDP <see cref="DtlsListeningPort"/>, with the TLS certificate.</summary>
+    public bool EnableDtls { get; set; } = true;
+
+    /// <summary>DTLS (UDP) port; unset: the TLS port (<see cref="EffectiveTlsPort"/>, so 5349, or a free one). 0 picks a free port.</summary>
+    public int? DtlsListeningPort { get; set; }
+
+    /// <summary>The DTLS port in effect (see <see cref="DtlsListeningPort"/>).</summary>
+    public int EffectiveDtlsPort => DtlsListeningPort ?? EffectiveTlsPort;
+
+    /// <summary>DTLS associations open at once (handshaking or established); each has a thread of its own.</summary>
+    public int DtlsMaxAssociations { get; set; } = Turn.Transports.Dtls.DtlsLimits.DefaultMaxAssociations;
+
+    /// <summary>A DTLS association without an allocation on which nothing arrives for this long is closed.</summary>
+    public int DtlsIdleTimeoutSeconds { get; set; } = Turn.Transports.Dtls.DtlsLimits.DefaultIdleTimeoutSeconds;
+
     /// <summary>RFC 8489 §14.14 SOFTWARE of every response; empty leaves the attribute out.</summary>
     public string? Software { get; set; } = DefaultSoftware;
 

@@ -90,6 +90,26 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             failures.Add($"{section}:TlsReloadIntervalSeconds must be 0 (never) or more (got {options.TlsReloadIntervalSeconds}).");
         }
 
+        if (options.DtlsListeningPort is < 0 or > 65535)
+        {
+            failures.Add($"{section}:DtlsListeningPort must be between 0 and 65535 (got {options.DtlsListeningPort}).");
+        }
+
+        if (options.EnableDtls && options.EnableUdp && options.EffectiveDtlsPort is var dtls and not 0 && dtls == options.ListeningPort)
+        {
+            failures.Add($"{section}:DtlsListeningPort must differ from {section}:ListeningPort (both {dtls}): UDP and DTLS cannot share a port.");
+        }
+
+        if (options.DtlsMaxAssociations < 1)
+        {
+            failures.Add($"{section}:DtlsMaxAssociations must be at least 1 (got {options.DtlsMaxAssociations}).");
+        }
+
+        if (options.DtlsIdleTimeoutSeconds < 1)
+        {
+            failures.Add($"{section}:DtlsIdleTimeoutSeconds must be at least 1 (got {options.DtlsIdleTimeoutSeconds}).");
+        }
+
         if (options.TlsHandshakeTimeoutSeconds < 1)
         {
             failures.Add($"{section}:TlsHandshakeTimeoutSeconds must be at least 1 (got {options.TlsHandshakeTimeoutSeconds}).");

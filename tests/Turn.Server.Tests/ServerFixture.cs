@@ -80,6 +80,12 @@ public class RelayServerFixture : ServerFixture
         ["--realm", Realm, "--user", $"{User}:{Password}", "--relay-ip", "127.0.0.1", "--allow-loopback-peers"];
 }
 
+/// <summary>The relay server with a test's own extra options (started and stopped by the test).</summary>
+public sealed class ConfiguredRelayServer(string[] extra) : RelayServerFixture
+{
+    protected override IEnumerable<string> ExtraArguments => [.. base.ExtraArguments, .. extra];
+}
+
 /// <summary>The relay server with UDP listening and relay sockets served by the portable .NET socket loops (--udp-io sockets).</summary>
 public sealed class SocketsRelayServerFixture : RelayServerFixture
 {

@@ -103,7 +103,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         Assert.Equal(21, received[0]);
         Assert.Equal(3, received[1]);
         Assert.Equal(new byte[] { 0, 2, 2, 70 }, received.Skip(3).Take(4).ToArray());
-        await WaitForAsync(() => server.TransportCounters.TlsHandshakesFailed > failedBefore, "the refused handshake was not counted");
+        await Eventually.WaitForAsync(() => server.TransportCounters.TlsHandshakesFailed > failedBefore, "the refused handshake was not counted");
     }
 
     /// <summary>
@@ -117,7 +117,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         const TlsCipherSuite Cbc = TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256;
         await Assert.ThrowsAnyAsync<Exception>(() => HandshakeAsync(TlsEndPoint, Registry.TlsCertificateSha256!, Cbc));
 
-        var custom = new TlsServer(["--cipher-list", $"{Cbc}:TLS_AES_128_GCM_SHA256"]);
+        var custom = new ConfiguredRelayServer(["--cipher-list", $"{Cbc}:TLS_AES_128_GCM_SHA256"]);
         await custom.InitializeAsync();
         try
         {
@@ -170,7 +170,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
     [Fact]
     public async Task A_connection_that_never_handshakes_is_closed()
     {
-        var custom = new TlsServer(["--tls-handshake-timeout", "1"]);
+        var custom = new ConfiguredRelayServer(["--tls-handshake-timeout", "1"]);
         await custom.InitializeAsync();
         try
         {
@@ -207,7 +207,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
             await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
             string expected = Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
 
-            var custom = new TlsServer(["--cert", certFile, "--pkey", keyFile]);
+            var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile]);
             await custom.InitializeAsync();
             try
             {
@@ -245,7 +245,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         try
         {
             string first = await WriteCertificateAsync(certFile, keyFile, "CN=first.test", DateTime.UtcNow.AddMinutes(-10));
-            var custom = new TlsServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
+            var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
             await custom.InitializeAsync();
             try
             {
@@ -259,7 +259,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
                     Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
 
                     string second = await WriteCertificateAsync(certFile, keyFile, "CN=second.test", DateTime.UtcNow);
-                    await WaitForAsync(() => registry.TlsCertificateSha256 == second, "the replaced certificate was not picked up");
+                    await Eventually.WaitForAsync(() => registry.TlsCertificateSha256 == second, "the replaced certificate was not picked up");
 
                     var (after, afterTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, second);
                     using (after)
@@ -305,21 +305,5 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         File.SetLastWriteTimeUtc(keyFile, stamp);
         File.SetLastWriteTimeUtc(certFile, stamp);
         return Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string failure)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!condition() && watch.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.True(condition(), failure);
-    }
-
-    private sealed class TlsServer(string[] extra) : RelayServerFixture
-    {
-        protected override IEnumerable<string> ExtraArguments => [.. base.ExtraArguments, .. extra];
     }
 }

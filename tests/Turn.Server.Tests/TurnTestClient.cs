@@ -6,9 +6,10 @@ using Turn.Stun;
 namespace Turn.Server.Tests;
 
 /// <summary>
-/// A small TURN client over a real UDP socket or TCP connection for end-to-end tests: it answers the 401 challenge
-/// with long-term credentials (RFC 8489 §9.2.3) and signs every later request with the nonce it was given. Over TCP it
-/// frames the stream itself (RFC 8489 §6.2.2: 20 + Length; RFC 8656 §12.5: ChannelData padded to 4).
+/// A small TURN client over a real UDP socket, TCP connection or DTLS association for end-to-end tests: it answers the
+/// 401 challenge with long-term credentials (RFC 8489 §9.2.3) and signs every later request with the nonce it was given.
+/// Over TCP it frames the stream itself (RFC 8489 §6.2.2: 20 + Length; RFC 8656 §12.5: ChannelData padded to 4); over
+/// DTLS every message is one record, as over UDP.
 /// </summary>
 internal sealed class TurnTestClient : IDisposable
 {
@@ -18,6 +19,7 @@ internal sealed class TurnTestClient : IDisposable
     private string? _nonce;
     private byte[]? _key;
     private readonly Stream? _stream;
+    private readonly DtlsTestLink? _dtls;
 
     public TurnTestClient(IPEndPoint server, string username, string password)
         : this(server, username, password, tcp: false)
@@ -29,6 +31,15 @@ internal sealed class TurnTestClient : IDisposable
     {
         Socket = socket;
         _stream = stream;
+        _username = username;
+        _password = password;
+    }
+
+    /// <summary>A client over an established DTLS association (see <see cref="DtlsTestLink"/>).</summary>
+    public TurnTestClient(DtlsTestLink dtls, string username, string password)
+    {
+        Socket = dtls.Socket;
+        _dtls = dtls;
         _username = username;
         _password = password;
     }
@@ -79,13 +90,18 @@ internal sealed class TurnTestClient : IDisposable
     public void Dispose()
     {
         _stream?.Dispose();
+        _dtls?.Dispose();
         Socket.Dispose();
     }
 
-    /// <summary>Sends bytes as they are: one datagram, or onto the stream.</summary>
+    /// <summary>Sends bytes as they are: one datagram, one DTLS record, or onto the stream.</summary>
     public async Task SendRawAsync(byte[] bytes)
     {
-        if (_stream is null)
+        if (_dtls is not null)
+        {
+            await _dtls.SendAsync(bytes);
+        }
+        else if (_stream is null)
         {
             await Socket.SendAsync(bytes);
         }
@@ -101,6 +117,11 @@ internal sealed class TurnTestClient : IDisposable
     /// </summary>
     public async Task<byte[]?> ReceiveAsync(TimeSpan timeout)
     {
+        if (_dtls is not null)
+        {
+            return await _dtls.ReceiveAsync(timeout);
+        }
+
         if (_stream is null)
         {
             return await StunTestClient.ReceiveUdpAsync(Socket, timeout);
@@ -186,12 +207,12 @@ internal sealed class TurnTestClient : IDisposable
     /// <summary>Sends a request and returns the next STUN message (data frames that arrive first are skipped).</summary>
     private async Task<byte[]?> ExchangeAsync(byte[] request)
     {
-        if (_stream is null)
+        if (_stream is null && _dtls is null)
         {
             return await StunTestClient.ExchangeUdpAsync(Socket, request);
         }
 
-        await _stream.WriteAsync(request);
+        await SendRawAsync(request);
         while (true)
         {
             byte[]? frame = await ReceiveAsync(StunTestClient.AnswerTimeout);

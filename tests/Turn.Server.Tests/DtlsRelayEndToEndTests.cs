@@ -1,0 +1,307 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Turn.Stun;
+using Turn.Transports.Dtls;
+using static Turn.Server.Tests.PeerSockets;
+
+namespace Turn.Server.Tests;
+
+/// <summary>
+/// TURN over DTLS 1.2 (RFC 8656 §5; DTLS 1.2 is RFC 6347) on the server's DTLS port: the cookie exchange, an
+/// allocation whose data travels both ways inside the association, and the limits (handshake timeout, idle timeout,
+/// association cap, garbage). Real sockets on loopback against an in-process server.
+/// </summary>
+public sealed class DtlsRelayEndToEndTests(RelayServerFixture server) : IClassFixture<RelayServerFixture>
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+
+    private static DtlsCounters CountersOf(ServerFixture fixture) => fixture.Services.GetRequiredService<DtlsCounters>();
+
+    private static ListenerRegistry RegistryOf(ServerFixture fixture) => fixture.Services.GetRequiredService<ListenerRegistry>();
+
+    private static IPEndPoint DtlsEndPoint(ServerFixture fixture) => new(IPAddress.Loopback, RegistryOf(fixture).DtlsPort);
+
+    private static async Task<(TurnTestClient Client, DtlsTestLink Link)> ConnectAsync(ServerFixture fixture, TimeSpan? handshakeTimeout = null)
+    {
+        DtlsTestLink link = await DtlsTestLink.ConnectAsync(DtlsEndPoint(fixture), RegistryOf(fixture).TlsCertificateSha256!, handshakeTimeout);
+        return (new TurnTestClient(link, RelayServerFixture.User, RelayServerFixture.Password), link);
+    }
+
+    private static async Task<TransportAddress> AllocateAsync(TurnTestClient client)
+    {
+        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
+        Assert.Null(TurnTestClient.ErrorCode(answer));
+        return TurnTestClient.XorAddress(answer, StunAttributeType.XorRelayedAddress)!.Value;
+    }
+
+    /// <summary>
+    /// RFC 8656 §5 over DTLS, after the cookie exchange of RFC 6347 §4.2.1 (the first ClientHello, without a cookie, is
+    /// answered with a HelloVerifyRequest): Binding (RFC 8489 §7.3), Allocate with long-term credentials (RFC 8489 §9.2),
+    /// CreatePermission and Send/Data indications (RFC 8656 §9, §11), ChannelBind and ChannelData (RFC 8656 §12) both
+    /// ways to a UDP peer. ChannelData is framed like over UDP: one message per record, no padding.
+    /// </summary>
+    [Fact]
+    public async Task Rfc8656_S5_binding_allocate_and_relay_both_ways_over_dtls()
+    {
+        Assert.NotEqual(0, RegistryOf(server).DtlsPort);
+        DtlsCounters counters = CountersOf(server);
+        long verifies = counters.HelloVerifyRequestsSent;
+        long opened = counters.AssociationsOpened;
+        var (client, link) = await ConnectAsync(server);
+        using (client)
+        {
+            Assert.True(DtlsTestLink.IsHelloVerifyRequest(link.Received[0]), "the first ClientHello was not answered with a HelloVerifyRequest");
+            Assert.Equal(verifies + 1, counters.HelloVerifyRequestsSent);
+            Assert.Equal(opened + 1, counters.AssociationsOpened);
+
+            byte[] binding = await client.RequestAsync(StunMethod.Binding);
+            Assert.Equal(client.LocalAddress, TurnTestClient.XorAddress(binding, StunAttributeType.XorMappedAddress));
+
+            TransportAddress relayed = await AllocateAsync(client);
+            using Socket peer = Peer();
+            TransportAddress peerAddress = AddressOf(peer);
+
+            byte[] permission = await client.RequestAsync(StunMethod.CreatePermission,
+                (ref StunMessageWriter w) => w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress));
+            Assert.Null(TurnTestClient.ErrorCode(permission));
+            await client.IndicateAsync(StunMethod.Send, (ref StunMessageWriter w) =>
+            {
+                w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
+                w.AddAttribute(StunAttributeType.Data, [9, 8, 7]);
+            });
+            var sent = await ReceiveFromAsync(peer, Wait);
+            Assert.NotNull(sent);
+            Assert.Equal(new byte[] { 9, 8, 7 }, sent.Value.Data);
+            Assert.Equal(relayed, TransportAddress.FromIPEndPoint(sent.Value.From));
+
+            await peer.SendToAsync(new byte[] { 1, 2, 3 }, relayed.ToIPEndPoint());
+            byte[]? indication = await client.ReceiveAsync(Wait);
+            Assert.NotNull(indication);
+            Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(indication, out StunMessageReader data));
+            Assert.Equal(new StunMessageType(StunMethod.Data, StunClass.Indication), data.Header.Type);
+            Assert.Equal(peerAddress, TurnTestClient.XorAddress(indication, StunAttributeType.XorPeerAddress));
+
+            byte[] bind = await client.RequestAsync(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+            {
+                w.AddChannelNumber(0x4002);
+                w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
+            });
+            Assert.Null(TurnTestClient.ErrorCode(bind));
+            byte[] payload = new byte[99];
+            Random.Shared.NextBytes(payload);
+            byte[] frame = new byte[ChannelData.HeaderLength + payload.Length];
+            ChannelData.WriteHeader(frame, 0x4002, payload.Length);
+            payload.CopyTo(frame, ChannelData.HeaderLength);
+            await client.SendRawAsync(frame);
+            var atPeer = await ReceiveFromAsync(peer, Wait);
+            Assert.NotNull(atPeer);
+            Assert.Equal(payload, atPeer.Value.Data);
+
+            await peer.SendToAsync(payload, relayed.ToIPEndPoint());
+            byte[]? back = await client.ReceiveAsync(Wait);
+            Assert.NotNull(back);
+            Assert.Equal(frame, back);
+        }
+    }
+
+    /// <summary>
+    /// RFC 6347 §4.2.1: a ClientHello without the cookie is answered with a HelloVerifyRequest and creates no state on the
+    /// server, however many arrive (what a flood from spoofed addresses would send).
+    /// </summary>
+    [Fact]
+    public async Task Rfc6347_S4_2_1_client_hello_without_cookie_gets_hello_verify_request_and_no_association()
+    {
+        byte[] hello = await DtlsTestLink.FirstClientHelloAsync(DtlsEndPoint(server), RegistryOf(server).TlsCertificateSha256!);
+        DtlsCounters counters = CountersOf(server);
+        await Eventually.WaitForAsync(() => counters.ActiveAssociations == 0, "the association of the first client did not close");
+        long verifies = counters.HelloVerifyRequestsSent;
+        long opened = counters.AssociationsOpened;
+
+        using Socket spoofer = StunTestClient.UdpSocket(DtlsEndPoint(server));
+        for (int i = 0; i < 20; i++)
+        {
+            byte[]? answer = await StunTestClient.ExchangeUdpAsync(spoofer, hello);
+            Assert.NotNull(answer);
+            Assert.True(DtlsTestLink.IsHelloVerifyRequest(answer));
+            Assert.Equal(0, counters.ActiveAssociations);
+        }
+
+        Assert.Equal(verifies + 20, counters.HelloVerifyRequestsSent);
+        Assert.Equal(opened, counters.AssociationsOpened);
+    }
+
+    /// <summary>
+    /// RFC 8656 §5 (as for TCP): when the client closes the association (close_notify, RFC 5246 §7.2.1), its
+    /// allocation is deleted.
+    /// </summary>
+    [Fact]
+    public async Task Rfc8656_S5_closing_the_association_deletes_its_allocation()
+    {
+        var (client, _) = await ConnectAsync(server);
+        await AllocateAsync(client);
+        long deleted = server.Counters.AllocationsDeleted;
+        client.Dispose();
+        await Eventually.WaitForAsync(() => server.Counters.AllocationsDeleted > deleted, "the allocation outlived its association");
+        await Eventually.WaitForAsync(() => CountersOf(server).ActiveAssociations == 0, "the association is still open");
+    }
+
+    /// <summary>
+    /// RFC 6347 §4.1.2.7: datagrams that are not DTLS, or records that do not authenticate, are dropped silently, from
+    /// strangers and on an open association alike; the server keeps answering.
+    /// </summary>
+    [Fact]
+    public async Task Rfc6347_S4_1_2_7_garbage_is_dropped_and_the_server_keeps_answering()
+    {
+        DtlsCounters counters = CountersOf(server);
+        using Socket stranger = StunTestClient.UdpSocket(DtlsEndPoint(server));
+        var (client, link) = await ConnectAsync(server);
+        using (client)
+        {
+            byte[][] garbage =
+            [
+                [], [22], [0, 1, 0, 0], new byte[13], [22, 0xFE, 0xFD, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF],
+                [23, 0xFE, 0xFD, 0, 1, 0, 0, 0, 0, 0, 9, 0, 4, 1, 2, 3, 4], new byte[1200], new byte[60000],
+            ];
+            Random.Shared.NextBytes(garbage[6]);
+            garbage[6][0] = 22;
+            garbage[6][1] = 0xFE;
+            garbage[6][2] = 0xFD;
+            garbage[6][3] = 0;
+            garbage[6][4] = 0;
+            garbage[6][11] = (1200 - 13) >> 8;
+            garbage[6][12] = (1200 - 13) & 0xFF;
+            Random.Shared.NextBytes(garbage[7]);
+            foreach (byte[] datagram in garbage)
+            {
+                await stranger.SendAsync(datagram);
+                await link.Socket.SendAsync(datagram);
+            }
+
+            Assert.Null(await StunTestClient.ReceiveUdpAsync(stranger, TimeSpan.FromMilliseconds(300)));
+            byte[] binding = await client.RequestAsync(StunMethod.Binding);
+            Assert.Equal(client.LocalAddress, TurnTestClient.XorAddress(binding, StunAttributeType.XorMappedAddress));
+            Assert.Equal(1, counters.ActiveAssociations);
+        }
+    }
+
+    /// <summary>
+    /// A client that gets past the cookie exchange and then stalls in the handshake holds its association only until the
+    /// handshake timeout (--tls-handshake-timeout).
+    /// </summary>
+    [Fact]
+    public async Task A_handshake_that_stalls_is_dropped_after_the_handshake_timeout()
+    {
+        var custom = new ConfiguredRelayServer(["--tls-handshake-timeout", "1"]);
+        await custom.InitializeAsync();
+        try
+        {
+            DtlsCounters counters = CountersOf(custom);
+            // Two datagrams: the ClientHello, and again with the cookie; the rest of the handshake never leaves.
+            Task<DtlsTestLink> stalled = DtlsTestLink.ConnectAsync(DtlsEndPoint(custom), RegistryOf(custom).TlsCertificateSha256!,
+                TimeSpan.FromSeconds(4), sendLimit: 2);
+            await Eventually.WaitForAsync(() => counters.ActiveAssociations == 1, "no association after the cookie exchange");
+            await Eventually.WaitForAsync(() => counters.ActiveAssociations == 0, "the stalled handshake was not dropped", TimeSpan.FromSeconds(4));
+            Assert.Equal(1, counters.HandshakesFailed);
+            Assert.Equal(0, counters.AssociationsOpened);
+            await Assert.ThrowsAnyAsync<Exception>(() => stalled);
+        }
+        finally
+        {
+            await custom.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// --dtls-max-associations holds: past it, a new client gets no association (not even a cookie exchange); once one
+    /// closes, a new one fits.
+    /// </summary>
+    [Fact]
+    public async Task The_association_cap_holds()
+    {
+        var custom = new ConfiguredRelayServer(["--dtls-max-associations", "2"]);
+        await custom.InitializeAsync();
+        try
+        {
+            DtlsCounters counters = CountersOf(custom);
+            var (first, _) = await ConnectAsync(custom);
+            var (second, _) = await ConnectAsync(custom);
+            using (first)
+            {
+                using (second)
+                {
+                    Assert.Equal(2, counters.ActiveAssociations);
+                    long verifies = counters.HelloVerifyRequestsSent;
+                    await Assert.ThrowsAnyAsync<Exception>(() => ConnectAsync(custom, TimeSpan.FromSeconds(2)));
+                    Assert.Equal(2, counters.ActiveAssociations);
+                    Assert.Equal(verifies, counters.HelloVerifyRequestsSent);
+                }
+
+                await Eventually.WaitForAsync(() => counters.ActiveAssociations == 1, "the closed association still counts");
+                var (third, _) = await ConnectAsync(custom);
+                using (third)
+                {
+                    byte[] binding = await third.RequestAsync(StunMethod.Binding);
+                    Assert.Equal(third.LocalAddress, TurnTestClient.XorAddress(binding, StunAttributeType.XorMappedAddress));
+                }
+            }
+        }
+        finally
+        {
+            await custom.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// An association without an allocation is closed after --dtls-idle-timeout without traffic; one with an allocation
+    /// is kept (RFC 8656 §5: the allocation's lifetime, not the association's, decides).
+    /// </summary>
+    [Fact]
+    public async Task An_idle_association_without_allocation_is_closed_and_one_with_an_allocation_is_kept()
+    {
+        var custom = new ConfiguredRelayServer(["--dtls-idle-timeout", "1"]);
+        await custom.InitializeAsync();
+        try
+        {
+            DtlsCounters counters = CountersOf(custom);
+            var (holder, _) = await ConnectAsync(custom);
+            using (holder)
+            {
+                await AllocateAsync(holder);
+                var (idle, _) = await ConnectAsync(custom);
+                using (idle)
+                {
+                    Assert.Equal(2, counters.ActiveAssociations);
+                    await Eventually.WaitForAsync(() => counters.ActiveAssociations == 1, "the idle association was not closed");
+                    Assert.Equal(1, counters.AssociationsClosedIdle);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(1.5));
+                Assert.Equal(1, counters.ActiveAssociations);
+                Assert.Null(TurnTestClient.ErrorCode(await holder.RequestAsync(StunMethod.Refresh)));
+            }
+        }
+        finally
+        {
+            await custom.DisposeAsync();
+        }
+    }
+
+    /// <summary>--no-dtls: nothing listens for DTLS.</summary>
+    [Fact]
+    public async Task No_dtls_turns_it_off()
+    {
+        var custom = new ConfiguredRelayServer(["--no-dtls"]);
+        await custom.InitializeAsync();
+        try
+        {
+            Assert.Equal(0, RegistryOf(custom).DtlsPort);
+            Assert.NotEqual(0, RegistryOf(custom).TlsPort);
+        }
+        finally
+        {
+            await custom.DisposeAsync();
+        }
+    }
+
+}

@@ -3,19 +3,20 @@
 # /usr/bin/python3) carries a WebRTC DataChannel through our server over TURN/UDP, TURN/TCP and
 # TURN/TLS.
 #
-# aiortc_relay.py next to this script runs two aiortc RTCPeerConnections in one process: the
-# offerer has our server as its only ICE server and is made relay-only (aiortc 1.4 has no
-# iceTransportPolicy; how, and why aioice's own RELAY policy is not enough, is explained at the
-# top of that file), the answerer has a host candidate on 127.0.0.1 only.  A text message and
-# 1000 binary bytes go each way over the DataChannel.
+# aiortc_relay.py next to this script runs two aiortc RTCPeerConnections in one process, the
+# offerer and the answerer.  Both have our server as their only ICE server, each gets its own
+# allocation, and both are made relay-only (aiortc 1.4 has no iceTransportPolicy; how, and why
+# aioice's own RELAY policy is not enough, is explained at the top of that file), so the only path
+# between them is relay to relay through our server.  A text message and 1000 binary bytes go each
+# way over the DataChannel.
 #
-# A case passes when:
-#   - the relay side offered exactly one candidate, a relay candidate on 127.0.0.1 inside our
+# A case passes when, for the offerer and for the answerer alike:
+#   - it gathered exactly one candidate, a relay candidate on 127.0.0.1 inside our
 #     --min-port..--max-port block,
-#   - both sides' selected (nominated) pair is that relay candidate with the answerer's host
+#   - its selected (nominated) pair is its own relay candidate with the other side's relay
 #     candidate,
-#   - every message arrived intact both ways,
-#   - and, checked while the connection was up, the relay port is a UDP socket held open by our
+#   - every message arrived intact,
+#   - and, checked while the connection was up, its relay port is a UDP socket held open by our
 #     server process (/proc), so the data went nowhere but through our server.
 #
 # TLS: our server serves a certificate made for this run by a throwaway test CA
@@ -91,42 +92,47 @@ run_case() {
         fail "$name" "exit $rc: $(grep -m1 '^error:' "$tmp/err" || echo 'no error line')"
         return
     fi
-    local gathered rtype rip rport
-    gathered=$(grep -c '^gathered relay-side ' "$tmp/out")
-    read -r rtype rip rport <<<"$(value "gathered relay-side")"
-    if [ "$gathered" != 1 ] || [ "${rtype:-}" != relay ] || [ "${rip:-}" != 127.0.0.1 ] ||
-       ! [[ "${rport:-}" =~ ^[0-9]+$ ]] || [ "$rport" -lt "$relay_min" ] || [ "$rport" -gt "$relay_max" ]; then
-        fail "$name" "want one relay candidate 127.0.0.1 in $relay_min-$relay_max, the relay side offered: $(grep '^gathered' "$tmp/out" | tr '\n' ';')"
+    local side other gathered rtype rip rport
+    local -A port
+    for side in offerer answerer; do
+        gathered=$(grep -c "^gathered $side " "$tmp/out")
+        read -r rtype rip rport <<<"$(value "gathered $side")"
+        if [ "$gathered" != 1 ] || [ "${rtype:-}" != relay ] || [ "${rip:-}" != 127.0.0.1 ] ||
+           ! [[ "${rport:-}" =~ ^[0-9]+$ ]] || [ "$rport" -lt "$relay_min" ] || [ "$rport" -gt "$relay_max" ]; then
+            fail "$name" "want one relay candidate 127.0.0.1 in $relay_min-$relay_max, the $side gathered: $(grep "^gathered $side " "$tmp/out" | tr '\n' ';')"
+            return
+        fi
+        port[$side]=$rport
+    done
+    if [ "${port[offerer]}" = "${port[answerer]}" ]; then
+        fail "$name" "offerer and answerer have the same relay port ${port[offerer]}, want one allocation each"
         return
     fi
-    local relay_sel host_sel
-    relay_sel=$(value "selected relay-side")
-    host_sel=$(value "selected host-side")
-    if [[ "$relay_sel" != "relay 127.0.0.1 $rport host 127.0.0.1 "* ]]; then
-        fail "$name" "relay side selected '$relay_sel', want its relay candidate 127.0.0.1 $rport"
-        return
-    fi
-    if [[ "$host_sel" != "host 127.0.0.1 "*" relay 127.0.0.1 $rport" ]]; then
-        fail "$name" "host side selected '$host_sel', want the remote relay candidate 127.0.0.1 $rport"
-        return
-    fi
-    if [ "$(value received\ relay-side)" != "hello-from-host-side 1000" ] ||
-       [ "$(value received\ host-side)" != "hello-from-relay-side 1000" ]; then
-        fail "$name" "messages lost or altered: $(grep '^received' "$tmp/out" | tr '\n' ';')"
-        return
-    fi
-    if [ "$(value server-socket | cut -d' ' -f1)" != "$rport" ]; then
-        fail "$name" "relay port $rport not seen held by our server"
-        return
-    fi
-    pass "$name" "selected $relay_sel; relay port $rport held by our server (pid $srv_pid)"
+    local sel
+    for side in offerer answerer; do
+        if [ "$side" = offerer ]; then other=answerer; else other=offerer; fi
+        sel=$(value "selected $side")
+        if [ "$sel" != "relay 127.0.0.1 ${port[$side]} relay 127.0.0.1 ${port[$other]}" ]; then
+            fail "$name" "the $side selected '$sel', want its relay candidate 127.0.0.1 ${port[$side]} with the $other's relay candidate 127.0.0.1 ${port[$other]}"
+            return
+        fi
+        if [ "$(value "received $side")" != "hello-from-$other 1000" ]; then
+            fail "$name" "messages lost or altered: $(grep '^received' "$tmp/out" | tr '\n' ';')"
+            return
+        fi
+        if [ "$(value "server-socket $side" | cut -d' ' -f1)" != "${port[$side]}" ]; then
+            fail "$name" "the $side's relay port ${port[$side]} not seen held by our server"
+            return
+        fi
+    done
+    pass "$name" "relay 127.0.0.1 ${port[offerer]} <-> relay 127.0.0.1 ${port[answerer]} on both sides; both ports held by our server (pid $srv_pid)"
 }
 
-run_case "aiortc DataChannel through the relay over TURN/UDP (relay-only offerer)" \
+run_case "aiortc DataChannel through the relay over TURN/UDP (both peers relay-only)" \
     "turn:127.0.0.1:$srv_port"
-run_case "aiortc DataChannel through the relay over TURN/TCP (relay-only offerer)" \
+run_case "aiortc DataChannel through the relay over TURN/TCP (both peers relay-only)" \
     "turn:127.0.0.1:$srv_port?transport=tcp"
-run_case "aiortc DataChannel through the relay over TURN/TLS (turns:, test CA trusted through SSL_CERT_FILE)" \
+run_case "aiortc DataChannel through the relay over TURN/TLS (both peers relay-only; turns:, test CA trusted through SSL_CERT_FILE)" \
     "turns:127.0.0.1:$srv_tls_port?transport=tcp" SSL_CERT_FILE="$tmp/cert/ca.pem"
 
 name="aiortc turns: without the test CA: certificate verification fails, no relay candidate"

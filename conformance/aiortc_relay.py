@@ -1,27 +1,27 @@
 #!/usr/bin/python3
-"""A WebRTC DataChannel between two aiortc peers, one of them relay-only through our TURN server.
+"""A WebRTC DataChannel between two aiortc peers, both relay-only through our TURN server.
 
 aiortc is the Debian package python3-aiortc (1.4, on aioice 0.8), importable by /usr/bin/python3.
-Two aiortc RTCPeerConnections run in this one process, on loopback only:
-  * "relay side" (the offerer, it creates the DataChannel): its only ICE server is the TURN URL
-    under test (RTCConfiguration(iceServers=[RTCIceServer(url, username, credential)])), and it
-    may only use relay candidates;
-  * "host side" (the answerer): no ICE server, one host candidate on 127.0.0.1.
-Offer and answer are handed over directly (aiortc puts every candidate in the SDP, no trickle).
-A text message and 1000 binary bytes then go each way over the DataChannel.
+Two aiortc RTCPeerConnections run in this one process, on loopback only, "offerer" (it creates the
+DataChannel) and "answerer".  Each has the TURN URL under test as its only ICE server
+(RTCConfiguration(iceServers=[RTCIceServer(url, username, credential)])), gets its own allocation
+and may only use its relay candidate, so the only path between them is relay to relay, through two
+allocations of our server.  Offer and answer are handed over directly (aiortc puts every candidate
+in the SDP, no trickle).  A text message and 1000 binary bytes then go each way over the
+DataChannel.
 
 Relay-only: aiortc 1.4 has no iceTransportPolicy in RTCConfiguration.  The aioice 0.8 under it
 has Connection(transport_policy=TransportPolicy.RELAY), but that only leaves the host candidates
 out of the list it offers: its host sockets are still paired with the remote candidates and take
 part in the checks, so a host-to-host pair can win (it did, in a first try of this test).  So
 aiortc's name Connection in aiortc.rtcicetransport is replaced by a function that, for a
-Connection with a TURN server (only the relay side has one), sets transport_policy=RELAY AND
+Connection with a TURN server (here: both peers), sets transport_policy=RELAY AND
 use_ipv4=use_ipv6=False, which with the get_host_addresses below gives it no host socket at all:
-its relay candidate is the only path it has.  Its local candidates are printed, and the selected
-pair is checked by the calling script.
+its relay candidate is the only path it has.  Each side's local candidates are printed, and the
+selected pairs are checked by the calling script.
 Loopback only: aioice scans the interfaces for host addresses and leaves loopback out, so
 aioice.ice.get_host_addresses is replaced: 127.0.0.1 (when IPv4 is wanted) is the only host
-address ever used.
+address ever used (with both peers relay-only, none is).
 
 TLS (turns:) is verified as Python's ssl module does by default: aioice opens the connection with
 ssl=True, i.e. the default context, which checks the chain against OpenSSL's default trust store
@@ -31,14 +31,14 @@ verification off.
 
 aiortc 1.4's getStats() has no ICE statistics, so the selected pair is read from the aioice
 connection under the DataChannel (its nominated pair of component 1).  While the connection is
-up, the relay candidate's port is checked on the server side: a UDP socket on 127.0.0.1 held
-open by the server process (--server-pid), found through /proc/net/udp and /proc/PID/fd.
+up, each side's relay candidate port is checked on the server side: a UDP socket on 127.0.0.1
+held open by the server process (--server-pid), found through /proc/net/udp and /proc/PID/fd.
 
-Output on stdout, one fact per line:
-  gathered relay-side <type> <ip> <port>     every local candidate of the relay side
+Output on stdout, one fact per line (side: offerer or answerer):
+  gathered <side> <type> <ip> <port>         every local candidate of that side
   selected <side> <local-type> <ip> <port> <remote-type> <ip> <port>
   received <side> <text> <binary-bytes>      what arrived on that side ("corrupt-N" if altered)
-  server-socket <port> <inode>               the relay port, held by the server process
+  server-socket <side> <port> <inode>        that side's relay port, held by the server process
 Errors go to stderr as "error: ..." with exit status 1 (ICE, TLS or data failed), 2 (usage).
 """
 import argparse
@@ -120,32 +120,42 @@ def collect(channel, side, received):
     return done
 
 
+def local_candidates(pc):
+    return pc.sctp.transport.transport.iceGatherer.getLocalCandidates()
+
+
+def turn_configuration(args):
+    return RTCConfiguration(iceServers=[
+        RTCIceServer(urls=[args.url], username=args.username, credential=args.password)])
+
+
 async def run(args):
-    relay_side = RTCPeerConnection(RTCConfiguration(iceServers=[
-        RTCIceServer(urls=[args.url], username=args.username, credential=args.password)]))
-    host_side = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    offerer = RTCPeerConnection(turn_configuration(args))
+    answerer = RTCPeerConnection(turn_configuration(args))
     received = {}
     try:
-        channel_a = relay_side.createDataChannel("conformance", ordered=True)
+        channel_a = offerer.createDataChannel("conformance", ordered=True)
         opened_a = asyncio.get_running_loop().create_future()
         channel_a.on("open", lambda: opened_a.done() or opened_a.set_result(None))
         channel_b = asyncio.get_running_loop().create_future()
-        host_side.on("datachannel", lambda ch: channel_b.done() or channel_b.set_result(ch))
+        answerer.on("datachannel", lambda ch: channel_b.done() or channel_b.set_result(ch))
 
-        await relay_side.setLocalDescription(await relay_side.createOffer())
-        for c in relay_side.sctp.transport.transport.iceGatherer.getLocalCandidates():
-            print(f"gathered relay-side {c.type} {c.ip} {c.port}")
-        await host_side.setRemoteDescription(relay_side.localDescription)
-        await host_side.setLocalDescription(await host_side.createAnswer())
-        await relay_side.setRemoteDescription(host_side.localDescription)
+        await offerer.setLocalDescription(await offerer.createOffer())
+        for c in local_candidates(offerer):
+            print(f"gathered offerer {c.type} {c.ip} {c.port}", flush=True)
+        await answerer.setRemoteDescription(offerer.localDescription)
+        await answerer.setLocalDescription(await answerer.createAnswer())
+        for c in local_candidates(answerer):
+            print(f"gathered answerer {c.type} {c.ip} {c.port}", flush=True)
+        await offerer.setRemoteDescription(answerer.localDescription)
 
         b = await asyncio.wait_for(channel_b, args.timeout)
         await asyncio.wait_for(opened_a, args.timeout)
-        at_a = collect(channel_a, "relay-side", received)
-        at_b = collect(b, "host-side", received)
-        channel_a.send("hello-from-relay-side")
+        at_a = collect(channel_a, "offerer", received)
+        at_b = collect(b, "answerer", received)
+        channel_a.send("hello-from-offerer")
         channel_a.send(BINARY)
-        b.send("hello-from-host-side")
+        b.send("hello-from-answerer")
         b.send(BINARY)
         try:
             await asyncio.wait_for(asyncio.gather(at_a, at_b), args.timeout)
@@ -153,20 +163,20 @@ async def run(args):
             for side, text in received.items():
                 print(f"received {side} {text}")
 
-        relay_pair = nominated_pair(relay_side)
-        host_pair = nominated_pair(host_side)
-        if relay_pair is None or host_pair is None:
-            raise RuntimeError("no nominated pair on a side")
-        print(f"selected relay-side {describe(relay_pair.local_candidate)} {describe(relay_pair.remote_candidate)}")
-        print(f"selected host-side {describe(host_pair.local_candidate)} {describe(host_pair.remote_candidate)}")
-        port = relay_pair.local_candidate.port
-        inode = udp_inode(port)
-        if inode is None or not held_by(args.server_pid, inode):
-            raise RuntimeError(f"no UDP socket on 127.0.0.1:{port} held by the server process {args.server_pid}")
-        print(f"server-socket {port} {inode}")
+        pairs = {"offerer": nominated_pair(offerer), "answerer": nominated_pair(answerer)}
+        for side, pair in pairs.items():
+            if pair is None:
+                raise RuntimeError(f"no nominated pair on the {side}")
+            print(f"selected {side} {describe(pair.local_candidate)} {describe(pair.remote_candidate)}")
+        for side, pair in pairs.items():
+            port = pair.local_candidate.port
+            inode = udp_inode(port)
+            if inode is None or not held_by(args.server_pid, inode):
+                raise RuntimeError(f"{side}: no UDP socket on 127.0.0.1:{port} held by the server process {args.server_pid}")
+            print(f"server-socket {side} {port} {inode}")
     finally:
-        await relay_side.close()
-        await host_side.close()
+        await offerer.close()
+        await answerer.close()
 
 
 def main():

@@ -28,6 +28,9 @@ internal sealed class DtlsAssociation : DatagramTransport, IClientTransport, ICl
     /// <summary>Largest datagram of a handshake flight; larger handshake messages are fragmented (RFC 6347 §4.2.3).</summary>
     private const int SendLimit = 1400;
 
+    /// <summary>How long a replacing association waits for the one it replaces to end.</summary>
+    private static readonly TimeSpan PredecessorTimeout = TimeSpan.FromSeconds(2);
+
     // Monitor, not Lock: the thread waits on it for the next datagram.
     private readonly object _sync = new();
     private readonly Queue<byte[]> _inbound = new();
@@ -37,14 +40,23 @@ internal sealed class DtlsAssociation : DatagramTransport, IClientTransport, ICl
     private readonly DtlsRequest _request;
     private readonly TurnDtlsServer _server;
     private readonly Thread _thread;
+    private readonly byte[] _clientRandom;
+    private readonly DtlsAssociation? _predecessor;
     private volatile DtlsTransport? _dtls;
     private volatile bool _closed;
     private volatile bool _stopping;
     private volatile int _minimumCiphertext;
 
+    /// <param name="clientRandom">The random of the ClientHello that opens this association.</param>
+    /// <param name="predecessor">
+    /// The association this one replaces (the client started over from the same address and port); its thread ends, and
+    /// its allocation is deleted, before this handshake starts, since both have the same 5-tuple.
+    /// </param>
     public DtlsAssociation(Socket socket, SocketAddress remote, in FiveTuple tuple, DtlsRequest request, TurnDtlsServer server,
-        DtlsAssociationContext context)
+        DtlsAssociationContext context, ReadOnlySpan<byte> clientRandom, DtlsAssociation? predecessor)
     {
+        _clientRandom = clientRandom.ToArray();
+        _predecessor = predecessor;
         _socket = socket;
         _remote = remote;
         Tuple = tuple;
@@ -59,6 +71,12 @@ internal sealed class DtlsAssociation : DatagramTransport, IClientTransport, ICl
     public FiveTuple Tuple { get; }
 
     public IPEndPoint RemoteEndPoint { get; }
+
+    /// <summary>True once the handshake completed (records are application data from then on).</summary>
+    public bool IsEstablished => _dtls is not null;
+
+    /// <summary>True when <paramref name="clientRandom"/> is the random of the ClientHello that opened this association.</summary>
+    public bool OpenedBy(ReadOnlySpan<byte> clientRandom) => clientRandom.SequenceEqual(_clientRandom);
 
     public void Start() => _thread.Start();
 
@@ -196,6 +214,12 @@ internal sealed class DtlsAssociation : DatagramTransport, IClientTransport, ICl
         DtlsTransport? dtls = null;
         try
         {
+            if (_predecessor is not null && !_predecessor.Join(PredecessorTimeout))
+            {
+                reason = "the association it replaces did not end";
+                return;
+            }
+
             dtls = new DtlsServerProtocol().Accept(_server, this, _request);
             _dtls = dtls;
             _minimumCiphertext = _server.MinimumCiphertextLength;

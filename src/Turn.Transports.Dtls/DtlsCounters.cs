@@ -11,6 +11,7 @@ public sealed class DtlsCounters
     private long _handshakesFailed;
     private long _associationsRejected;
     private long _associationsClosedIdle;
+    private long _associationsReplaced;
     private long _datagramsDropped;
     private long _recordsReceived;
     private long _recordsSent;
@@ -31,6 +32,9 @@ public sealed class DtlsCounters
 
     /// <summary>Associations without an allocation closed because nothing arrived within the idle timeout.</summary>
     public long AssociationsClosedIdle => Interlocked.Read(ref _associationsClosedIdle);
+
+    /// <summary>Established associations replaced by a new handshake from the same address and port (RFC 6347 §4.2.8).</summary>
+    public long AssociationsReplaced => Interlocked.Read(ref _associationsReplaced);
 
     /// <summary>Datagrams dropped: not a ClientHello from an unknown address, or the association's queue was full.</summary>
     public long DatagramsDropped => Interlocked.Read(ref _datagramsDropped);
@@ -75,6 +79,8 @@ public sealed class DtlsCounters
     internal void CountHandshakeFailed() => Interlocked.Increment(ref _handshakesFailed);
 
     internal void CountClosedIdle() => Interlocked.Increment(ref _associationsClosedIdle);
+
+    internal void CountAssociationReplaced() => Interlocked.Increment(ref _associationsReplaced);
 
     internal void CountDatagramDropped() => Interlocked.Increment(ref _datagramsDropped);
 

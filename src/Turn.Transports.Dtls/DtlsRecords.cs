@@ -42,4 +42,25 @@ internal static class DtlsRecords
 
         return true;
     }
+
+    /// <summary>Length of the client's random in a ClientHello (RFC 5246 §7.4.1.2).</summary>
+    public const int RandomLength = 32;
+
+    /// <summary>
+    /// The client random of a datagram that starts with an unencrypted (epoch 0) handshake record holding the first
+    /// fragment of a ClientHello (RFC 6347 §4.2.2: handshake type, length, message_seq, fragment_offset, fragment_length;
+    /// then client_version and random); empty for anything else.
+    /// </summary>
+    public static ReadOnlySpan<byte> ClientHelloRandom(ReadOnlySpan<byte> datagram)
+    {
+        const int HandshakeHeaderLength = 12;
+        const int RandomOffset = HeaderLength + HandshakeHeaderLength + 2;
+        if (datagram.Length < RandomOffset + RandomLength || datagram[0] != 22 || BinaryPrimitives.ReadUInt16BigEndian(datagram[3..]) != 0
+            || datagram[HeaderLength] != 1 || datagram[HeaderLength + 6] != 0 || datagram[HeaderLength + 7] != 0 || datagram[HeaderLength + 8] != 0)
+        {
+            return [];
+        }
+
+        return datagram.Slice(RandomOffset, RandomLength);
+    }
 }

@@ -162,16 +162,23 @@ public sealed class DtlsStunListener : IAsyncDisposable
     private void Dispatch(byte[] buffer, int received, SocketAddress remote)
     {
         TransportAddress client = remote.ToTransportAddress();
+        ReadOnlySpan<byte> datagram = buffer.AsSpan(0, received);
         if (_associations.TryGetValue(client, out DtlsAssociation? association))
         {
-            association.Deliver(buffer.AsSpan(0, received));
-            return;
+            // RFC 6347 §4.2.8: a new ClientHello (epoch 0, another random than the one that opened the association) on an
+            // established association means the client started over, e.g. after a restart from the same port. It goes
+            // through the cookie exchange; only once that proves the address does a new association replace the old one.
+            ReadOnlySpan<byte> random = association.IsEstablished ? DtlsRecords.ClientHelloRandom(datagram) : [];
+            if (random.IsEmpty || association.OpenedBy(random))
+            {
+                association.Deliver(datagram);
+                return;
+            }
         }
-
-        // Without an association only a handshake record (a ClientHello) means anything; and with the cap reached
-        // there is no point in a cookie exchange.
-        if (received < RecordHeaderLength || buffer[0] != HandshakeContentType || _counters.ActiveAssociations >= _limits.MaxAssociations)
+        else if (received < RecordHeaderLength || buffer[0] != HandshakeContentType || _counters.ActiveAssociations >= _limits.MaxAssociations)
         {
+            // Without an association only a handshake record (a ClientHello) means anything; and with the cap reached
+            // there is no point in a cookie exchange.
             _counters.CountDatagramDropped();
             return;
         }
@@ -195,11 +202,22 @@ public sealed class DtlsStunListener : IAsyncDisposable
 
         var tuple = new FiveTuple(client, _serverAddress, TransportProtocol.Dtls);
         var server = new TurnDtlsServer(_crypto, CurrentCertificate(), _limits.HandshakeTimeout);
-        var created = new DtlsAssociation(_socket, CopyOf(remote), tuple, request, server, _context);
-        if (!_associations.TryAdd(client, created))
+        var created = new DtlsAssociation(_socket, CopyOf(remote), tuple, request, server, _context, DtlsRecords.ClientHelloRandom(datagram),
+            association);
+        if (association is null)
         {
-            _counters.ReleaseAssociation();
-            return;
+            if (!_associations.TryAdd(client, created))
+            {
+                _counters.ReleaseAssociation();
+                return;
+            }
+        }
+        else
+        {
+            // Only this loop adds or replaces: the old association can only have removed itself meanwhile.
+            _associations[client] = created;
+            _counters.CountAssociationReplaced();
+            association.Close();
         }
 
         created.Start();

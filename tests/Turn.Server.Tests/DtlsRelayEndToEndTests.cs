@@ -287,6 +287,129 @@ public sealed class DtlsRelayEndToEndTests(RelayServerFixture server) : IClassFi
         }
     }
 
+    /// <summary>
+    /// RFC 6347 §4.2.8: a client that starts over from the same address and port (here: crashed, without close_notify,
+    /// and came back on the same port) gets a new association after a cookie exchange; the old association and its
+    /// allocation end, and the new client allocates on the same 5-tuple.
+    /// </summary>
+    [Fact]
+    public async Task Rfc6347_S4_2_8_a_new_handshake_from_the_same_port_replaces_the_association()
+    {
+        DtlsCounters counters = CountersOf(server);
+        string pinned = RegistryOf(server).TlsCertificateSha256!;
+        DtlsTestLink first = await DtlsTestLink.ConnectAsync(DtlsEndPoint(server), pinned);
+        int port = ((IPEndPoint)first.Socket.LocalEndPoint!).Port;
+        var crashed = new TurnTestClient(first, RelayServerFixture.User, RelayServerFixture.Password);
+        await AllocateAsync(crashed);
+        long replaced = counters.AssociationsReplaced;
+        long deleted = server.Counters.AllocationsDeleted;
+        long verifies = counters.HelloVerifyRequestsSent;
+        first.Abandon();
+
+        DtlsTestLink second = await DtlsTestLink.ConnectAsync(DtlsEndPoint(server), pinned, TimeSpan.FromSeconds(5), localPort: port);
+        using var client = new TurnTestClient(second, RelayServerFixture.User, RelayServerFixture.Password);
+        Assert.True(DtlsTestLink.IsHelloVerifyRequest(second.Received[0]), "the new handshake skipped the cookie exchange");
+        Assert.Equal(verifies + 1, counters.HelloVerifyRequestsSent);
+        Assert.Equal(replaced + 1, counters.AssociationsReplaced);
+        Assert.True(server.Counters.AllocationsDeleted > deleted, "the old association's allocation was not deleted");
+        TransportAddress relayed = await AllocateAsync(client);
+        Assert.NotEqual(0, relayed.Port);
+        await Eventually.WaitForAsync(() => counters.ActiveAssociations == 1, "the replaced association still counts");
+    }
+
+    /// <summary>
+    /// DTLS serves the same certificate as TLS (--cert/--pkey) and follows its reload: a new association after the files
+    /// change gets the new certificate, one opened before keeps working (its allocation answers a Refresh).
+    /// </summary>
+    [Fact]
+    public async Task A_replaced_certificate_reaches_new_dtls_associations_and_old_ones_keep_working()
+    {
+        string dir = Directory.CreateTempSubdirectory("turn-dtls-reload-").FullName;
+        string certFile = Path.Combine(dir, "cert.pem");
+        string keyFile = Path.Combine(dir, "key.pem");
+        try
+        {
+            string first = await TestCertificates.WriteAsync(certFile, keyFile, "CN=first.test", DateTime.UtcNow.AddMinutes(-10));
+            var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
+            await custom.InitializeAsync();
+            try
+            {
+                var (before, _) = await ConnectAsync(custom);
+                using (before)
+                {
+                    await AllocateAsync(before);
+                    string second = await TestCertificates.WriteAsync(certFile, keyFile, "CN=second.test", DateTime.UtcNow);
+                    await Eventually.WaitForAsync(() => RegistryOf(custom).TlsCertificateSha256 == second, "the replaced certificate was not picked up");
+
+                    // The client pins one certificate: the old one is refused now, the new one accepted.
+                    await Assert.ThrowsAnyAsync<Exception>(() => DtlsTestLink.ConnectAsync(DtlsEndPoint(custom), first, TimeSpan.FromSeconds(3)));
+                    using (DtlsTestLink after = await DtlsTestLink.ConnectAsync(DtlsEndPoint(custom), second))
+                    using (var client = new TurnTestClient(after, RelayServerFixture.User, RelayServerFixture.Password))
+                    {
+                        await AllocateAsync(client);
+                    }
+
+                    Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Refresh)));
+                }
+            }
+            finally
+            {
+                await custom.DisposeAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// An RSA certificate works for DTLS too (ECDHE_RSA suites with AES-GCM or ChaCha20-Poly1305, RFC 5289, RFC 7905):
+    /// the handshake completes and an allocation relays.
+    /// </summary>
+    [Fact]
+    public async Task An_rsa_certificate_serves_dtls()
+    {
+        string dir = Directory.CreateTempSubdirectory("turn-dtls-rsa-").FullName;
+        string certFile = Path.Combine(dir, "cert.pem");
+        string keyFile = Path.Combine(dir, "key.pem");
+        try
+        {
+            string pinned = await TestCertificates.WriteAsync(certFile, keyFile, "CN=rsa.test", DateTime.UtcNow, rsa: true);
+            var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile]);
+            await custom.InitializeAsync();
+            try
+            {
+                Assert.Equal(pinned, RegistryOf(custom).TlsCertificateSha256);
+                var (client, _) = await ConnectAsync(custom);
+                using (client)
+                {
+                    TransportAddress relayed = await AllocateAsync(client);
+                    using Socket peer = Peer();
+                    TransportAddress peerAddress = AddressOf(peer);
+                    Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.CreatePermission,
+                        (ref StunMessageWriter w) => w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress))));
+                    await client.IndicateAsync(StunMethod.Send, (ref StunMessageWriter w) =>
+                    {
+                        w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
+                        w.AddAttribute(StunAttributeType.Data, [4, 5, 6]);
+                    });
+                    var atPeer = await ReceiveFromAsync(peer, Wait);
+                    Assert.NotNull(atPeer);
+                    Assert.Equal(relayed, TransportAddress.FromIPEndPoint(atPeer.Value.From));
+                }
+            }
+            finally
+            {
+                await custom.DisposeAsync();
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>--no-dtls: nothing listens for DTLS.</summary>
     [Fact]
     public async Task No_dtls_turns_it_off()

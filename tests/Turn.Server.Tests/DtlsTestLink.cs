@@ -32,12 +32,15 @@ internal sealed class DtlsTestLink : IDisposable
     /// <summary>Datagrams the client received, in order.</summary>
     public IReadOnlyList<byte[]> Received => _transport.Received;
 
-    /// <summary>Connects and completes the handshake; throws when it fails or takes longer than <paramref name="handshakeTimeout"/>.</summary>
+    /// <summary>
+    /// Connects (from <paramref name="localPort"/> when given) and completes the handshake; throws when it fails or takes
+    /// longer than <paramref name="handshakeTimeout"/>.
+    /// </summary>
     public static Task<DtlsTestLink> ConnectAsync(IPEndPoint server, string pinnedSha256, TimeSpan? handshakeTimeout = null,
-        int sendLimit = int.MaxValue) =>
+        int sendLimit = int.MaxValue, int localPort = 0) =>
         Task.Run(() =>
         {
-            var transport = new RecordingTransport(StunTestClient.UdpSocket(server), sendLimit);
+            var transport = new RecordingTransport(StunTestClient.UdpSocket(server, localPort), sendLimit);
             try
             {
                 var crypto = new BcTlsCrypto(new SecureRandom());
@@ -71,6 +74,9 @@ internal sealed class DtlsTestLink : IDisposable
         int received = _dtls.Receive(buffer, 0, buffer.Length, (int)timeout.TotalMilliseconds);
         return received < 0 ? null : buffer[..received];
     });
+
+    /// <summary>Goes away without a word (a client that crashed): the socket closes, no close_notify.</summary>
+    public void Abandon() => _transport.Close();
 
     /// <summary>Ends the association with close_notify (RFC 5246 §7.2.1).</summary>
     public void Dispose()

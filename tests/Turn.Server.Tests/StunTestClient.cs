@@ -43,10 +43,10 @@ internal static class StunTestClient
         return message;
     }
 
-    public static Socket UdpSocket(IPEndPoint server)
+    public static Socket UdpSocket(IPEndPoint server, int localPort = 0)
     {
         var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(server.Address, 0));
+        socket.Bind(new IPEndPoint(server.Address, localPort));
         socket.Connect(server);
         return socket;
     }

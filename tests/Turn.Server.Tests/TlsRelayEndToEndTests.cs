@@ -244,7 +244,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         string keyFile = Path.Combine(dir, "key.pem");
         try
         {
-            string first = await WriteCertificateAsync(certFile, keyFile, "CN=first.test", DateTime.UtcNow.AddMinutes(-10));
+            string first = await TestCertificates.WriteAsync(certFile, keyFile, "CN=first.test", DateTime.UtcNow.AddMinutes(-10));
             var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
             await custom.InitializeAsync();
             try
@@ -258,7 +258,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
                 {
                     Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
 
-                    string second = await WriteCertificateAsync(certFile, keyFile, "CN=second.test", DateTime.UtcNow);
+                    string second = await TestCertificates.WriteAsync(certFile, keyFile, "CN=second.test", DateTime.UtcNow);
                     await Eventually.WaitForAsync(() => registry.TlsCertificateSha256 == second, "the replaced certificate was not picked up");
 
                     var (after, afterTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, second);
@@ -292,18 +292,5 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
         {
             Directory.Delete(dir, recursive: true);
         }
-    }
-
-    /// <summary>Writes a new self-signed certificate and its key as PEM; returns the certificate's SHA-256.</summary>
-    private static async Task<string> WriteCertificateAsync(string certFile, string keyFile, string subject, DateTime stamp)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
-        using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        await File.WriteAllTextAsync(keyFile, key.ExportPkcs8PrivateKeyPem());
-        await File.WriteAllTextAsync(certFile, certificate.ExportCertificatePem());
-        File.SetLastWriteTimeUtc(keyFile, stamp);
-        File.SetLastWriteTimeUtc(certFile, stamp);
-        return Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
     }
 }

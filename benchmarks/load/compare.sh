@@ -3,6 +3,7 @@
 #
 #   benchmarks/load/compare.sh              full run: every figure, ROUNDS=5 interleaved rounds (about 6 minutes)
 #   QUICK=1 benchmarks/load/compare.sh      headline figures only (flood packets/s, CPU per packet), one round
+#   STREAMS_ONLY=1 benchmarks/load/compare.sh   only the TCP and TLS relay figures (coturn and this server)
 #
 # It builds what it needs (the C load generator and raw relay with gcc, this server with dotnet, from a snapshot
 # of HEAD unless SERVER_SOURCE=worktree), installs libssl-dev and coturn with apt-get when missing and run as
@@ -44,6 +45,7 @@ CRED_USER=load
 CRED_PASS=load-pass
 OURS_ENV=${OURS_ENV:-}                  # extra NAME=value environment for this server (diagnostics), e.g. runtime knobs
 SERVER_SOURCE=${SERVER_SOURCE:-head}    # head: build a snapshot of HEAD; worktree: build the working tree
+STREAMS_ONLY=${STREAMS_ONLY:-0}         # 1: only the TCP and TLS figures (no raw relay, no UDP rows)
 MAX_TOTAL_SECONDS=${MAX_TOTAL_SECONDS:-900}
 SERVER_MAX_SECONDS=${SERVER_MAX_SECONDS:-300}  # every server we start is stopped after this at the latest
 WAIT_QUIET=${WAIT_QUIET:-0}             # 1: wait (at most QUIET_WAIT_MAX s) for a 1-minute load average < QUIET_LOAD
@@ -244,6 +246,10 @@ val() { sed -n "s/^$1=//p" <<<"$2" | head -1; }
 measure() { # target
     local t=$1 out
     CUR=$t
+    if [ "$STREAMS_ONLY" = 1 ]; then
+        [ "$t" = raw ] || measure_streams "$t"
+        return 0
+    fi
     start_server "$t" main || return 0
 
     # Warm-up flood, not measured: JIT tiering (ours) and first-touch costs (all) settle before anything is timed.

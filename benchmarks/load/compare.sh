@@ -211,7 +211,7 @@ start_server() { # target tag [raw batch [raw -g] | ours extra arguments...]; ta
             taskset -c "$SERVER_CPU" timeout -k 5 "$SERVER_MAX_SECONDS" env $OURS_ENV dotnet "$DLL" \
                 --listening-ip 127.0.0.1 --listening-port "$SPORT" --relay-ip 127.0.0.1 \
                 --min-port "$MIN_PORT" --max-port "$MAX_PORT" --realm "$REALM" --user "$CRED_USER:$CRED_PASS" \
-                --allow-loopback-peers --no-software-attribute "${ours_extra[@]}" >"$log" 2>&1 &
+                --allow-loopback-peers --no-software-attribute --admin-listen 127.0.0.1:0 "${ours_extra[@]}" >"$log" 2>&1 &
             WRAP_PID=$! ;;
         *) die "unknown target $target" ;;
     esac

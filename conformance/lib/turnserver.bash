@@ -114,16 +114,19 @@ start_turn_server() {
     fi
     # TLS on a free port of its own (srv_tls_port once started), and so DTLS too (srv_dtls_port): several servers
     # may run at once.
-    echo "# starting: dotnet $TURN_SERVER_DLL --listening-port $srv_port --listening-ip 127.0.0.1 --tls-listening-port 0 $*" >&2
-    dotnet "$TURN_SERVER_DLL" --listening-port "$srv_port" --listening-ip 127.0.0.1 --tls-listening-port 0 "$@" >"$srv_log" 2>&1 &
+    # The admin listener on a free port too (srv_admin_port once started).
+    echo "# starting: dotnet $TURN_SERVER_DLL --listening-port $srv_port --listening-ip 127.0.0.1 --tls-listening-port 0 --admin-listen 127.0.0.1:0 $*" >&2
+    dotnet "$TURN_SERVER_DLL" --listening-port "$srv_port" --listening-ip 127.0.0.1 --tls-listening-port 0 --admin-listen 127.0.0.1:0 "$@" >"$srv_log" 2>&1 &
     srv_pid=$!
     track_pid "$srv_pid"
     srv_tls_port=""
     srv_dtls_port=""
+    srv_admin_port=""
     for i in $(seq 1 600); do
         if grep -q "Server ready" "$srv_log"; then
             srv_tls_port=$(sed -n 's/.*Listening on TLS 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$srv_log" | head -1)
             srv_dtls_port=$(sed -n 's/.*Listening on DTLS 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$srv_log" | head -1)
+            srv_admin_port=$(sed -n 's/.*Admin listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$srv_log" | head -1)
             return 0
         fi
         kill -0 "$srv_pid" 2>/dev/null || break

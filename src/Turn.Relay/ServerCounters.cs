@@ -1,3 +1,6 @@
+using Turn.Relay.Policy;
+using Turn.Stun;
+
 namespace Turn.Relay;
 
 /// <summary>
@@ -6,7 +9,19 @@ namespace Turn.Relay;
 /// </summary>
 public sealed class ServerCounters
 {
+    /// <summary>The error codes counted one by one (bounded metric labels); any other code counts as 0, "other".</summary>
+    public static ReadOnlySpan<int> KnownErrorCodes =>
+    [
+        StunErrorCode.TryAlternate, StunErrorCode.BadRequest, StunErrorCode.Unauthenticated, StunErrorCode.Forbidden,
+        StunErrorCode.UnknownAttribute, StunErrorCode.AllocationMismatch, StunErrorCode.StaleNonce,
+        StunErrorCode.AddressFamilyNotSupported, StunErrorCode.WrongCredentials, StunErrorCode.UnsupportedTransportProtocol,
+        StunErrorCode.PeerAddressFamilyMismatch, StunErrorCode.ConnectionAlreadyExists, StunErrorCode.ConnectionTimeoutOrFailure,
+        StunErrorCode.AllocationQuotaReached, StunErrorCode.ServerError, StunErrorCode.InsufficientCapacity,
+    ];
+
     private readonly long[] _drops = new long[Enum.GetValues<DropReason>().Length];
+    private readonly long[] _errorsByCode = new long[KnownErrorCodes.Length + 1];
+    private readonly long[] _peersRefusedByCategory = new long[Enum.GetValues<PeerAddressCategory>().Length];
     private long _bindingRequests;
     private long _bindingIndications;
     private long _successResponses;
@@ -39,6 +54,15 @@ public sealed class ServerCounters
     /// <summary>CreatePermission/ChannelBind refused with 403 by the peer address policy.</summary>
     public long PeersRefused => Interlocked.Read(ref _peersRefused);
 
+    /// <summary>Error responses sent with <paramref name="code"/>; 0 for a code not in <see cref="KnownErrorCodes"/> means all others.</summary>
+    public long ErrorResponsesWithCode(int code) => Interlocked.Read(ref _errorsByCode[ErrorCodeIndex(code)]);
+
+    /// <summary>
+    /// Peers refused by the address policy, by the peer's category (<see cref="PeerAddressCategory.Public"/>: a public
+    /// address in a denied range).
+    /// </summary>
+    public long PeersRefusedIn(PeerAddressCategory category) => Interlocked.Read(ref _peersRefusedByCategory[(int)category]);
+
     public long Dropped(DropReason reason) => Interlocked.Read(ref _drops[(int)reason]);
 
     public long TotalDropped
@@ -63,7 +87,17 @@ public sealed class ServerCounters
 
     internal void CountSuccess() => Interlocked.Increment(ref _successResponses);
 
-    internal void CountError() => Interlocked.Increment(ref _errorResponses);
+    internal void CountError(int code)
+    {
+        Interlocked.Increment(ref _errorResponses);
+        Interlocked.Increment(ref _errorsByCode[ErrorCodeIndex(code)]);
+    }
+
+    private static int ErrorCodeIndex(int code)
+    {
+        int index = KnownErrorCodes.IndexOf(code);
+        return index < 0 ? KnownErrorCodes.Length : index;
+    }
 
     internal void CountAllocationCreated() => Interlocked.Increment(ref _allocationsCreated);
 
@@ -73,5 +107,9 @@ public sealed class ServerCounters
 
     internal void CountCapacityRejection() => Interlocked.Increment(ref _capacityRejections);
 
-    internal void CountPeerRefused() => Interlocked.Increment(ref _peersRefused);
+    internal void CountPeerRefused(PeerAddressCategory category)
+    {
+        Interlocked.Increment(ref _peersRefused);
+        Interlocked.Increment(ref _peersRefusedByCategory[(int)category]);
+    }
 }

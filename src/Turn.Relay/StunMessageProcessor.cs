@@ -57,7 +57,7 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     /// </summary>
     public bool ConnectionClosed(in FiveTuple tuple)
     {
-        if (_allocations is null || !_allocations.TryGet(tuple, out Allocation allocation) || !_allocations.Remove(allocation))
+        if (_allocations is null || !_allocations.TryGet(tuple, out Allocation allocation) || !_allocations.Remove(allocation, AllocationEndReason.ConnectionClosed))
         {
             return false;
         }
@@ -190,7 +190,9 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     {
         if (StunMessageType.Decode((ushort)((response[0] << 8) | response[1])).Class == StunClass.ErrorResponse)
         {
-            _counters.CountError();
+            // ERROR-CODE is always the first attribute of our error responses (StunResponses): class and number at 26, 27.
+            int code = response.Length >= 28 ? (response[26] & 0x7) * 100 + response[27] : 0;
+            _counters.CountError(code);
         }
         else
         {

@@ -111,11 +111,14 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
 
         _registry.Set(_udp.Select(l => l.LocalEndPoint).ToArray(), _tcp.Where(l => !l.IsTls).Select(l => l.LocalEndPoint).ToArray(),
             _tcp.Where(l => l.IsTls).Select(l => l.LocalEndPoint).ToArray(), _dtls.Select(l => l.LocalEndPoint).ToArray());
+        _registry.SetConnectionLimit(_connectionLimit);
+        _registry.SetListening(true);
         ServerLog.Ready(_logger, _registry.Port, _udp.Count + _tcp.Count + _dtls.Count);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _registry.SetListening(false);
         if (_reloadStop is not null)
         {
             await _reloadStop.CancelAsync().ConfigureAwait(false);

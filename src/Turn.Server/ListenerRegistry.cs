@@ -9,6 +9,8 @@ public sealed class ListenerRegistry
     private volatile IReadOnlyList<IPEndPoint> _tcp = [];
     private volatile IReadOnlyList<IPEndPoint> _tls = [];
     private volatile IReadOnlyList<IPEndPoint> _dtls = [];
+    private volatile Turn.Transports.ConnectionLimit? _connections;
+    private volatile bool _listening;
 
     public IReadOnlyList<IPEndPoint> UdpEndPoints => _udp;
 
@@ -29,6 +31,16 @@ public sealed class ListenerRegistry
 
     /// <summary>The port every listener shares (useful when the configured port was 0).</summary>
     public int Port => _udp.Count > 0 ? _udp[0].Port : _tcp.Count > 0 ? _tcp[0].Port : 0;
+
+    /// <summary>True from when every listener is up until the server stops.</summary>
+    public bool IsListening => _listening;
+
+    /// <summary>TCP and TLS client connections open now.</summary>
+    public int OpenConnections => _connections?.Open ?? 0;
+
+    internal void SetConnectionLimit(Turn.Transports.ConnectionLimit limit) => _connections = limit;
+
+    internal void SetListening(bool listening) => _listening = listening;
 
     internal void Set(IReadOnlyList<IPEndPoint> udp, IReadOnlyList<IPEndPoint> tcp, IReadOnlyList<IPEndPoint> tls, IReadOnlyList<IPEndPoint> dtls)
     {

@@ -42,7 +42,8 @@ public static class TurnServerHost
         services.AddSingleton<TransportCounters>();
         services.AddSingleton<Turn.Transports.Dtls.DtlsCounters>();
         services.AddSingleton<ListenerRegistry>();
-        services.AddSingleton<AllocationTable>();
+        services.AddSingleton<AllocationAudit>();
+        services.AddSingleton(provider => new AllocationTable(provider.GetRequiredService<AllocationAudit>()));
         services.AddSingleton(provider => UdpIoSetup.Create(Options(provider),
             provider.GetRequiredService<ILoggerFactory>().CreateLogger<UdpIoSetup>()));
         services.AddSingleton(provider =>
@@ -73,6 +74,10 @@ public static class TurnServerHost
                 provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<AllocationTable>(), ports,
                 provider.GetRequiredService<PeerAddressPolicy>(), provider.GetRequiredService<LongTermAuthenticator>());
         });
+        services.AddSingleton<ServerMetrics>();
+        // Registered before the listeners: started first and stopped last, so /readyz is there while they come and go.
+        services.AddSingleton<AdminServer>();
+        services.AddHostedService(provider => provider.GetRequiredService<AdminServer>());
         services.AddHostedService<ListenerHostedService>();
         services.AddHostedService<ExpirySweeper>();
         return builder;

@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace Turn.Server;
 
 /// <summary>
@@ -92,6 +94,42 @@ public sealed class TurnServerOptions
 
     /// <summary>Threads serving relay sockets in batched mode (default: one per processor).</summary>
     public int RelayThreads { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>The admin HTTP listener (Prometheus /metrics, /healthz, /readyz); on by default, on loopback.</summary>
+    public bool EnableAdmin { get; set; } = true;
+
+    /// <summary>
+    /// ADDRESS:PORT of the admin listener. Unset: 127.0.0.1:9641, or a free port on 127.0.0.1 when
+    /// <see cref="ListeningPort"/> is 0.
+    /// </summary>
+    public string? AdminListen { get; set; }
+
+    /// <summary>The admin listener's port, over the one in <see cref="AdminListen"/> (coturn's --prometheus-port).</summary>
+    public int? AdminPort { get; set; }
+
+    public const int DefaultAdminPort = 9641;
+
+    /// <summary>The admin listener in effect; null when it is off or <see cref="AdminListen"/> does not parse (validation says so).</summary>
+    public IPEndPoint? EffectiveAdminEndPoint
+    {
+        get
+        {
+            if (!EnableAdmin)
+            {
+                return null;
+            }
+
+            IPEndPoint? endPoint = AdminListen is null
+                ? new IPEndPoint(IPAddress.Loopback, ListeningPort == 0 ? 0 : DefaultAdminPort)
+                : IPEndPoint.TryParse(AdminListen, out IPEndPoint? parsed) && AdminListen.Contains(':', StringComparison.Ordinal) ? parsed : null;
+            if (endPoint is not null && AdminPort is { } port)
+            {
+                endPoint.Port = port;
+            }
+
+            return endPoint;
+        }
+    }
 
     /// <summary>A TCP connection on which nothing arrives for this long is closed.</summary>
     public int TcpIdleTimeoutSeconds { get; set; } = 300;

@@ -48,6 +48,16 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             failures.Add($"{section}:MaxConnections must be at least 1 (got {options.MaxConnections}).");
         }
 
+        if (options.EnableAdmin && options.EffectiveAdminEndPoint is null)
+        {
+            failures.Add($"{section}:AdminListen must be ADDRESS:PORT, e.g. 127.0.0.1:9641 or [::1]:9641 (got '{options.AdminListen}').");
+        }
+
+        if (options.AdminPort is < 0 or > 65535)
+        {
+            failures.Add($"{section}:AdminPort must be 0-65535 (got {options.AdminPort}).");
+        }
+
         ValidateRelay(options, failures);
         ValidateCredentials(options, failures);
         // The relay port range is checked above under its own keys (Turn:MinPort, Turn:MaxPort); leave it out here so

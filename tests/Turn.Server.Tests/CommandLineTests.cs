@@ -40,6 +40,25 @@ public class CommandLineTests
         Assert.Equal(42, options.TcpIdleTimeoutSeconds);
     }
 
+    /// <summary>
+    /// The admin listener: on loopback port 9641 by default, a free loopback port when the TURN port is 0 (tests),
+    /// --admin-listen, coturn's --prometheus-port over it, --no-admin; an address without a port is refused at start.
+    /// </summary>
+    [Fact]
+    public void Admin_listener_flags()
+    {
+        Assert.Equal(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 9641), Bind().EffectiveAdminEndPoint);
+        Assert.Equal(0, Bind("--listening-port", "0").EffectiveAdminEndPoint!.Port);
+        Assert.Equal(System.Net.IPEndPoint.Parse("[::1]:9000"), Bind("--admin-listen", "[::1]:9000").EffectiveAdminEndPoint);
+        Assert.Equal(System.Net.IPEndPoint.Parse("0.0.0.0:9100"),
+            Bind("--admin-listen", "0.0.0.0:9000", "--prometheus", "--prometheus-port", "9100").EffectiveAdminEndPoint);
+        Assert.Null(Bind("--no-admin").EffectiveAdminEndPoint);
+        TurnServerOptions bad = Bind("--admin-listen", "127.0.0.1");
+        ValidateOptionsResult result = new TurnServerOptionsValidator().Validate(null, bad);
+        Assert.True(result.Failed);
+        Assert.Contains("Turn:AdminListen", result.FailureMessage, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Equals_sign_short_flags_and_no_software_attribute()
     {

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Turn.Relay;
 using Turn.Transports;
 
@@ -25,6 +26,9 @@ public class ServerFixture : IAsyncLifetime
 
     public IServiceProvider Services => _host?.Services ?? throw new InvalidOperationException("not started");
 
+    /// <summary>The server's log events (Information and above).</summary>
+    public LogCapture Logs { get; } = new();
+
     public IPEndPoint V4 => new(IPAddress.Loopback, Port);
 
     public IPEndPoint V6 => new(IPAddress.IPv6Loopback, Port);
@@ -34,7 +38,9 @@ public class ServerFixture : IAsyncLifetime
         CommandLineTranslator.Result command = CommandLineTranslator.Translate(
             ["--listening-port", "0", "--listening-ip", "127.0.0.1", "--listening-ip", "::1", "--software", Software, .. ExtraArguments]);
         Assert.Null(command.Error);
-        _host = TurnServerHost.CreateBuilder(command.ConfigurationArguments).Build();
+        HostApplicationBuilder builder = TurnServerHost.CreateBuilder(command.ConfigurationArguments);
+        builder.Logging.AddProvider(Logs);
+        _host = builder.Build();
         await _host.StartAsync();
         Port = _host.Services.GetRequiredService<ListenerRegistry>().Port;
         Assert.NotEqual(0, Port);

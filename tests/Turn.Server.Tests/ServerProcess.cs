@@ -43,9 +43,10 @@ internal static class ServerProcess
     }
 
     /// <summary>Reads standard output until a line contains <paramref name="text"/>, then drains the rest in the background.</summary>
-    public static async Task WaitForLineAsync(Process process, string text, TimeSpan timeout)
+    public static async Task<IReadOnlyList<string>> WaitForLineAsync(Process process, string text, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
+        var lines = new List<string>();
         while (true)
         {
             string? line = await process.StandardOutput.ReadLineAsync(cts.Token);
@@ -54,10 +55,11 @@ internal static class ServerProcess
                 Assert.Fail($"the server exited before printing '{text}': {await process.StandardError.ReadToEndAsync()}");
             }
 
+            lines.Add(line);
             if (line.Contains(text, StringComparison.Ordinal))
             {
                 _ = DrainAsync(process.StandardOutput);
-                return;
+                return lines;
             }
         }
     }

@@ -45,18 +45,28 @@ public class ServerProcessTests
 
     /// <summary>
     /// The executable serves Binding on the port it was given, and TURN__* environment variables configure it
-    /// (here SOFTWARE); stopping it ends the process.
+    /// (here SOFTWARE); its admin listener says it is ready and serves metrics; stopping it ends the process.
     /// </summary>
     [Fact]
     public async Task Executable_serves_binding_and_reads_environment_configuration()
     {
         int port = FreePort();
         using Process process = Start(["--listening-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--listening-ip", "127.0.0.1",
-                "--tls-listening-port", "0"],
+                "--tls-listening-port", "0", "--admin-listen", "127.0.0.1:0"],
             new Dictionary<string, string> { ["TURN__SOFTWARE"] = "from-environment" });
         try
         {
-            await WaitForLineAsync(process, "Server ready", TimeSpan.FromSeconds(60));
+            IReadOnlyList<string> startup = await WaitForLineAsync(process, "Server ready", TimeSpan.FromSeconds(60));
+            string admin = startup.Single(l => l.Contains("Admin listening on http://", StringComparison.Ordinal));
+            string adminUrl = admin[admin.IndexOf("http://", StringComparison.Ordinal)..].Split(' ')[0];
+            using (var http = new HttpClient())
+            {
+                using HttpResponseMessage ready = await http.GetAsync(new Uri(adminUrl + "/readyz"));
+                Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+                string metrics = await http.GetStringAsync(new Uri(adminUrl + "/metrics"));
+                Assert.Contains("turn_allocations_created_total 0", metrics, StringComparison.Ordinal);
+            }
+
             using Socket socket = UdpSocket(new IPEndPoint(IPAddress.Loopback, port));
             var id = TransactionId.NewRandom();
             byte[]? response = await ExchangeUdpAsync(socket, BindingRequest(id));

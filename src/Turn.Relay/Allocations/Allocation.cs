@@ -20,9 +20,17 @@ public sealed class Allocation
     private long _expiresAt;
     private int _deleted;
 
+    // Relayed application data (payload bytes, without TURN framing), for the audit log and the metrics. One writer per
+    // direction in practice (the 5-tuple's receive loop, the relay socket's loop), so the interlocked adds never contend.
+    private long _packetsToPeer;
+    private long _bytesToPeer;
+    private long _packetsToClient;
+    private long _bytesToClient;
+
     internal Allocation(FiveTuple tuple, string username, TransactionId allocateTransaction, RelayPortGrant relay,
-        TransportAddress relayedAddress, IClientSender client, long expiresAt, bool additionalIpv6Refused = false)
+        TransportAddress relayedAddress, IClientSender client, long expiresAt, bool additionalIpv6Refused = false, long createdAt = 0)
     {
+        CreatedAt = createdAt;
         AdditionalIpv6Refused = additionalIpv6Refused;
         Tuple = tuple;
         Username = username;
@@ -62,6 +70,21 @@ public sealed class Allocation
 
     public long ExpiresAt => Volatile.Read(ref _expiresAt);
 
+    /// <summary>When the allocation was made (a <see cref="TimeProvider.GetTimestamp"/> value).</summary>
+    public long CreatedAt { get; }
+
+    /// <summary>Datagrams relayed from the client to peers.</summary>
+    public long PacketsToPeer => Interlocked.Read(ref _packetsToPeer);
+
+    /// <summary>Application data bytes relayed from the client to peers.</summary>
+    public long BytesToPeer => Interlocked.Read(ref _bytesToPeer);
+
+    /// <summary>Datagrams relayed from peers to the client.</summary>
+    public long PacketsToClient => Interlocked.Read(ref _packetsToClient);
+
+    /// <summary>Application data bytes relayed from peers to the client.</summary>
+    public long BytesToClient => Interlocked.Read(ref _bytesToClient);
+
     public bool IsDeleted => Volatile.Read(ref _deleted) != 0;
 
     public int PermissionCount => _permissions.Count;
@@ -69,6 +92,18 @@ public sealed class Allocation
     public int ChannelCount => Volatile.Read(ref _channelsByNumber)?.Count ?? 0;
 
     public bool IsLive(long now) => !IsDeleted && now < ExpiresAt;
+
+    internal void CountToPeer(int bytes)
+    {
+        Interlocked.Increment(ref _packetsToPeer);
+        Interlocked.Add(ref _bytesToPeer, bytes);
+    }
+
+    internal void CountToClient(int bytes)
+    {
+        Interlocked.Increment(ref _packetsToClient);
+        Interlocked.Add(ref _bytesToClient, bytes);
+    }
 
     internal void SetExpiry(long expiresAt) => Volatile.Write(ref _expiresAt, expiresAt);
 

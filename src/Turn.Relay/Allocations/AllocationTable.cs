@@ -11,7 +11,15 @@ public sealed class AllocationTable
     private readonly ConcurrentDictionary<FiveTuple, Allocation> _byTuple = new();
     private readonly Dictionary<string, int> _perUser = new(StringComparer.Ordinal);
     private readonly Lock _sync = new();
+    private readonly IAllocationObserver? _observer;
     private int _pendingSlots;
+
+    public AllocationTable()
+    {
+    }
+
+    /// <param name="observer">Told of every allocation created and ended (audit log, traffic totals).</param>
+    public AllocationTable(IAllocationObserver? observer) => _observer = observer;
 
     public int Count => _byTuple.Count;
 
@@ -69,8 +77,23 @@ public sealed class AllocationTable
         }
     }
 
+    /// <summary>Tells the observer about an allocation that <see cref="TryAdd"/> took and that is ready to relay.</summary>
+    internal void NotifyCreated(Allocation allocation) => _observer?.Created(allocation);
+
+    /// <summary>Every live allocation, without a copy (for metrics: counts of permissions, channels and traffic).</summary>
+    public IEnumerable<Allocation> Live
+    {
+        get
+        {
+            foreach (var (_, allocation) in _byTuple)
+            {
+                yield return allocation;
+            }
+        }
+    }
+
     /// <summary>Deletes an allocation and releases its relay endpoint (RFC 8656 §6: its permissions and channels go with it).</summary>
-    internal bool Remove(Allocation allocation)
+    internal bool Remove(Allocation allocation, AllocationEndReason reason)
     {
         if (!allocation.MarkDeleted())
         {
@@ -84,6 +107,7 @@ public sealed class AllocationTable
         }
 
         allocation.Relay.Dispose();
+        _observer?.Ended(allocation, reason);
         return true;
     }
 
@@ -96,7 +120,7 @@ public sealed class AllocationTable
         {
             if (!allocation.IsLive(now))
             {
-                if (Remove(allocation))
+                if (Remove(allocation, AllocationEndReason.Expired))
                 {
                     removed++;
                 }
@@ -115,7 +139,7 @@ public sealed class AllocationTable
     {
         foreach (Allocation allocation in _byTuple.Values)
         {
-            Remove(allocation);
+            Remove(allocation, AllocationEndReason.ServerStopping);
         }
     }
 

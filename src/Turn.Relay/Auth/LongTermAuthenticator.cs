@@ -21,6 +21,7 @@ public sealed class LongTermAuthenticator : ITurnAuthenticator
     private static readonly PasswordAlgorithm[] ServerAlgorithms = [PasswordAlgorithm.Sha256, PasswordAlgorithm.Md5];
 
     private readonly TimeProvider _time;
+    private readonly long[] _outcomes = new long[Enum.GetValues<AuthStatus>().Length];
     private LongTermCredentials _credentials;
 
     public LongTermAuthenticator(LongTermCredentials credentials, NonceService nonces, TimeProvider timeProvider)
@@ -41,6 +42,12 @@ public sealed class LongTermAuthenticator : ITurnAuthenticator
     }
 
     public NonceService Nonces { get; }
+
+    /// <summary>
+    /// How many TURN requests the engine authenticated with this outcome (failures by reason for the metrics;
+    /// <see cref="AuthStatus.Challenge"/> is the normal first round trip of every client, not a failure).
+    /// </summary>
+    public long Outcomes(AuthStatus status) => Interlocked.Read(ref _outcomes[(int)status]);
 
     /// <summary>Credentials and nonces from options; throws <see cref="ArgumentException"/> naming a bad key.</summary>
     public static LongTermAuthenticator Create(LongTermAuthOptions options, TimeProvider timeProvider) =>
@@ -195,6 +202,7 @@ public sealed class LongTermAuthenticator : ITurnAuthenticator
     AuthenticationStatus ITurnAuthenticator.Authenticate(in StunMessageReader request, in FiveTuple tuple, out RequestKey key)
     {
         AuthStatus status = Authenticate(request, tuple, out AuthResult result);
+        Interlocked.Increment(ref _outcomes[(int)status]);
         key = status == AuthStatus.Authenticated
             ? new RequestKey(result.GetUsername(), result.Key, result.ResponseIntegrity == ResponseIntegrity.MessageIntegritySha256)
             : default;

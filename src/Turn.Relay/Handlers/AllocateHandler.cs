@@ -108,7 +108,7 @@ internal sealed class AllocateHandler
         // RFC 8656 §21.4: no allocations for clients behind Teredo or 6to4 tunnels (amplification through the tunnel).
         if (_context.Policy.Classify(tuple.Client) == PeerAddressCategory.Tunneled)
         {
-            _context.Counters.CountPeerRefused();
+            _context.Counters.CountPeerRefused(PeerAddressCategory.Tunneled);
             return responses.WriteError(response, header, StunErrorCode.Forbidden, key);
         }
 
@@ -146,7 +146,7 @@ internal sealed class AllocateHandler
         long bytesPerSecond = _context.Options.MaxBytesPerSecond;
         long frequency = _context.Time.TimestampFrequency;
         var allocation = new Allocation(tuple, key.Username, header.TransactionId, grant.Value, relayed,
-            transport.CreateSender(tuple), expiresAt, additionalIpv6Refused)
+            transport.CreateSender(tuple), expiresAt, additionalIpv6Refused, createdAt: now)
         {
             ToPeerLimit = bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond, frequency, now) : null,
             ToClientLimit = bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond, frequency, now) : null,
@@ -161,6 +161,7 @@ internal sealed class AllocateHandler
         endpoint.SetDontFragment(dontFragment);
         endpoint.Attach(allocation, _peerData);
         _context.Counters.CountAllocationCreated();
+        _context.Allocations.NotifyCreated(allocation);
         return WriteSuccess(allocation, header, key, tuple, now, response);
     }
 

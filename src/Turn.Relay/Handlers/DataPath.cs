@@ -41,6 +41,7 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
         }
 
         // RFC 8656 §11.2: DONT-FRAGMENT asks for the DF bit on this datagram.
+        allocation.CountToPeer(data.Value.Length);
         allocation.Relay.SendToPeer(data.Value, peer, indication.TryGetAttribute(StunAttributeType.DontFragment, out _));
     }
 
@@ -73,6 +74,7 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return;
         }
 
+        allocation.CountToPeer(data.Length);
         allocation.Relay.SendToPeer(data, channel.Peer);
     }
 
@@ -94,6 +96,7 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return 0;
         }
 
+        allocation.CountToClient(payloadLength);
         int payloadStart = PeerDataFraming.Headroom;
         if (allocation.TryGetChannelForPeer(peer, now, out ChannelBinding channel))
         {

@@ -31,7 +31,7 @@ internal sealed class RefreshHandler(TurnContext context)
         if (hasLifetime && requested == 0)
         {
             // RFC 8656 §8.2: desired lifetime 0 deletes the allocation now.
-            if (context.Allocations.Remove(allocation))
+            if (context.Allocations.Remove(allocation, AllocationEndReason.ClientDeleted))
             {
                 context.Counters.CountAllocationDeleted();
             }

@@ -72,7 +72,7 @@ internal sealed class TurnContext
 
         if (!Policy.IsAllowed(peer))
         {
-            Counters.CountPeerRefused();
+            Counters.CountPeerRefused(Policy.Classify(peer));
             return StunErrorCode.Forbidden;
         }
 

@@ -205,5 +205,20 @@ public sealed class AdminServerTests
         });
     }
 
+    /// <summary>The audit events can be silenced by category, as the README says.</summary>
+    [Fact]
+    public async Task Audit_events_follow_the_log_level_of_their_category()
+    {
+        await WithServerAsync(["--Logging:LogLevel:Turn.Server.AllocationAudit=Warning"], async server =>
+        {
+            using var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);
+            Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
+            Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0))));
+            Assert.Equal(1, server.Services.GetRequiredService<AllocationAudit>().EndedFor(Turn.Relay.Allocations.AllocationEndReason.ClientDeleted));
+            Assert.DoesNotContain(server.Logs.Events, e => e.EventId is 300 or 301);
+            return 0;
+        });
+    }
+
     private static (HttpStatusCode, string) Pick((HttpStatusCode Status, string Body, string? ContentType) response) => (response.Status, response.Body);
 }

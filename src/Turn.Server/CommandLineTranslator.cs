@@ -105,6 +105,8 @@ public static class CommandLineTranslator
             "Allow these peers in spite of the default denials; repeatable."),
         new("denied-peer-ip", null, Kind.ListValue, "Turn:DeniedPeerRanges", null, "IP|IP-IP|CIDR",
             "Deny these peers on top of the defaults; repeatable."),
+        new("log-format", null, Kind.Value, "Turn:LogFormat", null, "FORMAT",
+            "Log lines: simple (default) or json (one JSON object per line)."),
         new("verbose", 'v', Kind.Switch, "Logging:LogLevel:Default", "Debug", null, "Log at Debug level."),
     ];
 

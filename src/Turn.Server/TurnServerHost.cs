@@ -8,6 +8,7 @@ using Turn.Relay.Allocations;
 using Turn.Relay.Auth;
 using Turn.Relay.Policy;
 using Turn.Stun;
+using Turn.Server.Logging;
 using Turn.Transports;
 
 namespace Turn.Server;
@@ -25,12 +26,10 @@ public static class TurnServerHost
         });
 
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            console.UseUtcTimestamp = true;
-        });
+        // Lines written in batches by a thread of their own (see BatchedConsoleLoggerProvider); owned by the container,
+        // so what is queued is written when the host is disposed.
+        ConsoleLogFormat format = ParseLogFormat(builder.Configuration[TurnServerOptions.SectionName + ":LogFormat"]);
+        builder.Services.AddSingleton<ILoggerProvider>(_ => new BatchedConsoleLoggerProvider(format));
 
         IServiceCollection services = builder.Services;
         services.AddOptions<TurnServerOptions>()
@@ -82,6 +81,10 @@ public static class TurnServerHost
         services.AddHostedService<ExpirySweeper>();
         return builder;
     }
+
+    /// <summary>Turn:LogFormat; anything but "json" is the plain format (the validator names a bad value).</summary>
+    internal static ConsoleLogFormat ParseLogFormat(string? value) =>
+        string.Equals(value, "json", StringComparison.OrdinalIgnoreCase) ? ConsoleLogFormat.Json : ConsoleLogFormat.Simple;
 
     private static TurnServerOptions Options(IServiceProvider provider) => provider.GetRequiredService<IOptions<TurnServerOptions>>().Value;
 

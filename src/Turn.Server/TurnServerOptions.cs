@@ -95,6 +95,9 @@ public sealed class TurnServerOptions
     /// <summary>Threads serving relay sockets in batched mode (default: one per processor).</summary>
     public int RelayThreads { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>Log lines on standard output: "simple" (one plain line per event) or "json" (one JSON object per line).</summary>
+    public string LogFormat { get; set; } = "simple";
+
     /// <summary>The admin HTTP listener (Prometheus /metrics, /healthz, /readyz); on by default, on loopback.</summary>
     public bool EnableAdmin { get; set; } = true;
 

@@ -48,6 +48,11 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             failures.Add($"{section}:MaxConnections must be at least 1 (got {options.MaxConnections}).");
         }
 
+        if (options.LogFormat?.ToLowerInvariant() is not ("simple" or "json"))
+        {
+            failures.Add($"{section}:LogFormat must be 'simple' or 'json' (got '{options.LogFormat}').");
+        }
+
         if (options.EnableAdmin && options.EffectiveAdminEndPoint is null)
         {
             failures.Add($"{section}:AdminListen must be ADDRESS:PORT, e.g. 127.0.0.1:9641 or [::1]:9641 (got '{options.AdminListen}').");

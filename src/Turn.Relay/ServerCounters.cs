@@ -31,6 +31,7 @@ public sealed class ServerCounters
     private long _quotaRejections;
     private long _capacityRejections;
     private long _peersRefused;
+    private long _drainRejections;
 
     public long BindingRequests => Interlocked.Read(ref _bindingRequests);
 
@@ -62,6 +63,9 @@ public sealed class ServerCounters
     /// address in a denied range).
     /// </summary>
     public long PeersRefusedIn(PeerAddressCategory category) => Interlocked.Read(ref _peersRefusedByCategory[(int)category]);
+
+    /// <summary>Allocate requests refused (300 or 508) because the server is draining.</summary>
+    public long DrainRejections => Interlocked.Read(ref _drainRejections);
 
     public long Dropped(DropReason reason) => Interlocked.Read(ref _drops[(int)reason]);
 
@@ -102,6 +106,8 @@ public sealed class ServerCounters
     internal void CountAllocationCreated() => Interlocked.Increment(ref _allocationsCreated);
 
     internal void CountAllocationDeleted() => Interlocked.Increment(ref _allocationsDeleted);
+
+    internal void CountDrainRejection() => Interlocked.Increment(ref _drainRejections);
 
     internal void CountQuotaRejection() => Interlocked.Increment(ref _quotaRejections);
 

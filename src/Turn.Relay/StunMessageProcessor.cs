@@ -24,6 +24,7 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     private readonly DataPath? _data;
     private readonly bool _allowLegacyChannels;
     private readonly AllocationTable? _allocations;
+    private readonly TurnContext? _context;
 
     /// <summary>A STUN-only engine: Binding is answered, TURN methods are not served.</summary>
     public StunMessageProcessor(TurnEngineOptions options, ServerCounters counters)
@@ -41,6 +42,7 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         var context = new TurnContext(options, counters, time, allocations, ports, policy, authenticator, new StunResponses(options.Software));
         _allowLegacyChannels = options.AllowLegacyChannelNumbers;
         _allocations = allocations;
+        _context = context;
         _data = new DataPath(context);
         _allocate = new AllocateHandler(context, this);
         _refresh = new RefreshHandler(context);
@@ -49,6 +51,22 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     }
 
     public ServerCounters Counters => _counters;
+
+    /// <summary>
+    /// Graceful drain: while set, new Allocate requests are refused (300 to an alternate server, else 508) and
+    /// everything else, existing allocations included, goes on as before.
+    /// </summary>
+    public bool Draining
+    {
+        get => _context?.Draining ?? false;
+        set
+        {
+            if (_context is not null)
+            {
+                _context.Draining = value;
+            }
+        }
+    }
 
     /// <summary>
     /// A stream connection (TCP, TLS) closed: the allocation made over it is deleted with its relay socket, since its

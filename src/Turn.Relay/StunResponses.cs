@@ -94,6 +94,23 @@ internal sealed class StunResponses
         return Finish(ref writer, request, key);
     }
 
+    /// <summary>
+    /// RFC 8489 §10: 300 Try Alternate with ALTERNATE-SERVER (and ALTERNATE-DOMAIN when given), signed with the request's
+    /// key, so the client can trust the redirection (§10: only an authenticated 300 may be followed over TLS/DTLS).
+    /// </summary>
+    public int WriteTryAlternate(Span<byte> buffer, in StunHeader request, in RequestKey key, in TransportAddress alternate, string? domain)
+    {
+        var writer = Begin(buffer, request, StunClass.ErrorResponse);
+        writer.AddErrorCode(StunErrorCode.TryAlternate);
+        writer.AddAddress(StunAttributeType.AlternateServer, alternate);
+        if (domain is not null)
+        {
+            writer.AddText(StunAttributeType.AlternateDomain, domain);
+        }
+
+        return Finish(ref writer, request, key);
+    }
+
     /// <summary>RFC 3489 §11.2.9: the reason phrase is padded with spaces to a multiple of 4 bytes.</summary>
     private static void AddClassicErrorCode(ref StunMessageWriter writer, int code)
     {

@@ -50,4 +50,16 @@ public sealed record TurnEngineOptions
     /// </summary>
     public IReadOnlyDictionary<TransportAddress, TransportAddress> ExternalAddresses { get; init; } =
         new Dictionary<TransportAddress, TransportAddress>();
+
+    /// <summary>
+    /// Servers to send new clients to while this one drains (RFC 8489 §10: 300 Try Alternate with ALTERNATE-SERVER,
+    /// taken in turn); empty: new Allocate requests get 508 while draining.
+    /// </summary>
+    public IReadOnlyList<TransportAddress> AlternateServers { get; init; } = [];
+
+    /// <summary>
+    /// RFC 8489 §14.16: the alternate servers' domain name, sent as ALTERNATE-DOMAIN with a 300 over TLS and DTLS so the
+    /// client checks the alternate's certificate against it; null leaves it out.
+    /// </summary>
+    public string? AlternateDomain { get; init; }
 }

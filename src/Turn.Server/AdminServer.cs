@@ -14,20 +14,20 @@ namespace Turn.Server;
 
 /// <summary>
 /// The admin HTTP listener (--admin-listen, 127.0.0.1:9641 by default): Prometheus metrics on /metrics, liveness on
-/// /healthz (and / as coturn's Prometheus port answers), readiness on /readyz. A Kestrel of its own with nothing else
+/// /healthz (and / as coturn's Prometheus port answers), readiness on /readyz, and POST /drain to start a graceful drain. A Kestrel of its own with nothing else
 /// in it: no configuration files, no logging of requests. Started before the TURN listeners and stopped after them,
 /// so readiness is observable while they come up and go down.
 /// </summary>
 public sealed partial class AdminServer(IOptions<TurnServerOptions> options, ServerMetrics metrics, ListenerRegistry listeners,
-    ILogger<AdminServer> logger) : IHostedService, IAsyncDisposable
+    DrainCoordinator drain, ILogger<AdminServer> logger) : IHostedService, IAsyncDisposable
 {
     private WebApplication? _app;
 
     /// <summary>Where the admin listener is bound once started (null when it is off).</summary>
     public IPEndPoint? LocalEndPoint { get; private set; }
 
-    /// <summary>Whether the server takes new allocations: listeners up (later: and not draining).</summary>
-    public bool IsReady => listeners.IsListening;
+    /// <summary>Whether the server takes new allocations: listeners up and not draining.</summary>
+    public bool IsReady => listeners.IsListening && !drain.IsDraining;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -52,6 +52,11 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
         app.MapMetrics("/metrics", metrics.Registry);
         app.MapGet("/healthz", static context => PlainAsync(context, StatusCodes.Status200OK, "ok\n"));
         app.MapGet("/", static context => PlainAsync(context, StatusCodes.Status200OK, "ok\n"));
+        app.MapPost("/drain", context =>
+        {
+            drain.Begin("POST /drain");
+            return PlainAsync(context, StatusCodes.Status202Accepted, "draining\n");
+        });
         app.MapGet("/readyz", context => IsReady
             ? PlainAsync(context, StatusCodes.Status200OK, "ready\n")
             : PlainAsync(context, StatusCodes.Status503ServiceUnavailable, "not ready\n"));

@@ -41,6 +41,7 @@ public sealed class ServerMetrics
     private readonly Counter _authFailures;
     private readonly Counter _authChallenges;
     private readonly Counter _quotaRejections;
+    private readonly Counter _drainRejections;
     private readonly Counter _capacityRejections;
     private readonly Counter _peerRefusals;
     private readonly Counter _dropped;
@@ -90,6 +91,8 @@ public sealed class ServerMetrics
         _authChallenges = factory.CreateCounter("turn_auth_challenges_total",
             "TURN requests without credentials, answered with a 401 challenge (every client's first round trip).");
         _quotaRejections = factory.CreateCounter("turn_quota_rejections_total", "Allocate requests refused with 486 (user or total quota).");
+        _drainRejections = factory.CreateCounter("turn_drain_rejections_total",
+            "Allocate requests refused while draining (300 to an alternate server, else 508).");
         _capacityRejections = factory.CreateCounter("turn_capacity_rejections_total",
             "Requests refused with 508 (no relay port, or permission and channel limits).");
         _peerRefusals = factory.CreateCounter("turn_peer_refusals_total",
@@ -163,6 +166,7 @@ public sealed class ServerMetrics
         UpdateAuth();
         _quotaRejections.IncTo(_server.QuotaRejections);
         _capacityRejections.IncTo(_server.CapacityRejections);
+        _drainRejections.IncTo(_server.DrainRejections);
         foreach (PeerAddressCategory category in Enum.GetValues<PeerAddressCategory>())
         {
             _peerRefusals.WithLabels(Label(category.ToString())).IncTo(_server.PeersRefusedIn(category));

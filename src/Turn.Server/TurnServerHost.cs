@@ -74,12 +74,33 @@ public static class TurnServerHost
                 provider.GetRequiredService<PeerAddressPolicy>(), provider.GetRequiredService<LongTermAuthenticator>());
         });
         services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<DrainCoordinator>();
+        services.AddSingleton<IHostLifetime, DrainingHostLifetime>();
         // Registered before the listeners: started first and stopped last, so /readyz is there while they come and go.
         services.AddSingleton<AdminServer>();
         services.AddHostedService(provider => provider.GetRequiredService<AdminServer>());
         services.AddHostedService<ListenerHostedService>();
         services.AddHostedService<ExpirySweeper>();
         return builder;
+    }
+
+    /// <summary>An alternate server as IP or IP:PORT (port 3478 when left out).</summary>
+    internal static bool TryParseAlternateServer(string entry, out TransportAddress address)
+    {
+        address = default;
+        if (IPAddress.TryParse(entry, out IPAddress? ip))
+        {
+            address = TransportAddress.FromIPAddress(ip, 3478);
+            return true;
+        }
+
+        if (IPEndPoint.TryParse(entry, out IPEndPoint? endPoint) && endPoint.Port != 0)
+        {
+            address = TransportAddress.FromIPEndPoint(endPoint);
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Turn:LogFormat; anything but "json" is the plain format (the validator names a bad value).</summary>
@@ -111,6 +132,9 @@ public static class TurnServerHost
             MaxPermissionsPerAllocation = options.MaxPermissionsPerAllocation,
             MaxChannelsPerAllocation = options.MaxChannelsPerAllocation,
             ExternalAddresses = external,
+            AlternateServers = [.. options.AlternateServers.Select(entry => TryParseAlternateServer(entry, out TransportAddress a) ? a : default)
+                .Where(a => a.Family != StunAddressFamily.None)],
+            AlternateDomain = string.IsNullOrEmpty(options.AlternateDomain) ? null : options.AlternateDomain,
         };
     }
 

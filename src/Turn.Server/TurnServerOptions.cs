@@ -95,6 +95,15 @@ public sealed class TurnServerOptions
     /// <summary>Threads serving relay sockets in batched mode (default: one per processor).</summary>
     public int RelayThreads { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>Longest a graceful drain (SIGTERM, POST /drain) waits for the last allocation before the server stops.</summary>
+    public int DrainTimeoutSeconds { get; set; } = 600;
+
+    /// <summary>IP:PORT of servers that clients get sent to (300 Try Alternate) while this one drains.</summary>
+    public IList<string> AlternateServers { get; } = [];
+
+    /// <summary>Domain name of the alternate servers' certificate (ALTERNATE-DOMAIN over TLS and DTLS).</summary>
+    public string? AlternateDomain { get; set; }
+
     /// <summary>Log lines on standard output: "simple" (one plain line per event) or "json" (one JSON object per line).</summary>
     public string LogFormat { get; set; } = "simple";
 

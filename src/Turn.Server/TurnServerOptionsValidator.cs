@@ -48,6 +48,19 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             failures.Add($"{section}:MaxConnections must be at least 1 (got {options.MaxConnections}).");
         }
 
+        if (options.DrainTimeoutSeconds < 0)
+        {
+            failures.Add($"{section}:DrainTimeoutSeconds must be 0 or more (got {options.DrainTimeoutSeconds}).");
+        }
+
+        for (int i = 0; i < options.AlternateServers.Count; i++)
+        {
+            if (!TurnServerHost.TryParseAlternateServer(options.AlternateServers[i], out _))
+            {
+                failures.Add($"{section}:AlternateServers:{i} must be IP or IP:PORT (got '{options.AlternateServers[i]}').");
+            }
+        }
+
         if (options.LogFormat?.ToLowerInvariant() is not ("simple" or "json"))
         {
             failures.Add($"{section}:LogFormat must be 'simple' or 'json' (got '{options.LogFormat}').");

@@ -16,4 +16,17 @@ internal static class Eventually
 
         Assert.True(condition(), failure);
     }
+
+    /// <summary>As above, for a condition that has to ask over the network.</summary>
+    public static async Task WaitForAsync(Func<Task<bool>> condition, string failure, TimeSpan? limit = null)
+    {
+        var watch = Stopwatch.StartNew();
+        TimeSpan until = limit ?? TimeSpan.FromSeconds(10);
+        while (!await condition() && watch.Elapsed < until)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.True(await condition(), failure);
+    }
 }

@@ -37,6 +37,20 @@ internal sealed class AllocateHandler
                 : responses.WriteError(response, header, StunErrorCode.AllocationMismatch, key);
         }
 
+        // A draining server makes no new allocation: RFC 8489 §10 300 to an alternate server when one is configured
+        // (ALTERNATE-DOMAIN too over TLS and DTLS, §14.16), else 508 so the client tries another server.
+        if (_context.Draining)
+        {
+            _context.Counters.CountDrainRejection();
+            if (_context.Options.AlternateServers.Count > 0)
+            {
+                string? domain = tuple.Protocol is TransportProtocol.Tls or TransportProtocol.Dtls ? _context.Options.AlternateDomain : null;
+                return responses.WriteTryAlternate(response, header, key, _context.NextAlternateServer(), domain);
+            }
+
+            return responses.WriteError(response, header, StunErrorCode.InsufficientCapacity, key);
+        }
+
         // Item 3: REQUESTED-TRANSPORT must be there and name UDP (RFC 8656 §18.8).
         if (!request.TryGetAttribute(StunAttributeType.RequestedTransport, out StunAttribute transportAttribute)
             || !RequestedTransportValue.TryRead(transportAttribute.Value, out byte protocol))

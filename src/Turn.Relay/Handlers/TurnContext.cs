@@ -39,6 +39,23 @@ internal sealed class TurnContext
 
     public StunResponses Responses { get; }
 
+    private volatile bool _draining;
+    private int _nextAlternate;
+
+    /// <summary>While set, no new allocation is made (graceful drain); existing ones go on as before.</summary>
+    public bool Draining
+    {
+        get => _draining;
+        set => _draining = value;
+    }
+
+    /// <summary>The next of <see cref="TurnEngineOptions.AlternateServers"/>, in turn.</summary>
+    public TransportAddress NextAlternateServer()
+    {
+        IReadOnlyList<TransportAddress> servers = Options.AlternateServers;
+        return servers[(int)((uint)Interlocked.Increment(ref _nextAlternate) % (uint)servers.Count)];
+    }
+
     public long Now => Time.GetTimestamp();
 
     public long After(long now, TimeSpan duration) => now + (long)(duration.TotalSeconds * Time.TimestampFrequency);

@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Turn.Stun;
+using static Turn.Server.Tests.PeerSockets;
+
+namespace Turn.Server.Tests;
+
+/// <summary>
+/// Graceful drain, by POST /drain on the admin listener (in process) and by SIGTERM (the real executable): readiness
+/// turns false, new Allocate requests get 508 (or 300 with ALTERNATE-SERVER, RFC 8489 §10), existing allocations keep
+/// relaying and refreshing, and the server stops when the last allocation is gone or the drain timeout passes.
+/// </summary>
+public sealed class DrainTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(5);
+
+    /// <summary>Sends SIGTERM, as Kubernetes, systemd and docker stop do.</summary>
+    private static async Task SendSigtermAsync(Process process)
+    {
+        using Process kill = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    private static async Task<(TurnTestClient Client, TransportAddress Relayed)> AllocateAsync(IPEndPoint server)
+    {
+        var client = new TurnTestClient(server, RelayServerFixture.User, RelayServerFixture.Password);
+        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
+        Assert.Null(TurnTestClient.ErrorCode(answer));
+        return (client, TurnTestClient.XorAddress(answer, StunAttributeType.XorRelayedAddress)!.Value);
+    }
+
+    private static async Task<int?> AllocateErrorAsync(IPEndPoint server)
+    {
+        using var client = new TurnTestClient(server, RelayServerFixture.User, RelayServerFixture.Password);
+        return TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17)));
+    }
+
+    /// <summary>An existing allocation still relays both ways (RFC 8656 §11) and refreshes (§8).</summary>
+    private static async Task AssertStillRelaysAsync(TurnTestClient client, TransportAddress relayed)
+    {
+        using Socket peer = Peer();
+        TransportAddress peerAddress = AddressOf(peer);
+        Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.CreatePermission,
+            (ref StunMessageWriter w) => w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress))));
+        await client.IndicateAsync(StunMethod.Send, (ref StunMessageWriter w) =>
+        {
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
+            w.AddAttribute(StunAttributeType.Data, [1, 2, 3]);
+        });
+        Assert.NotNull(await ReceiveFromAsync(peer, Wait));
+        await peer.SendToAsync(new byte[] { 4, 5, 6 }, relayed.ToIPEndPoint());
+        Assert.NotNull(await client.ReceiveAsync(Wait));
+        Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Refresh)));
+    }
+
+    private static async Task<HttpStatusCode> StatusAsync(HttpClient http, string url, HttpMethod? method = null)
+    {
+        using var request = new HttpRequestMessage(method ?? HttpMethod.Get, new Uri(url));
+        using HttpResponseMessage response = await http.SendAsync(request);
+        return response.StatusCode;
+    }
+
+    [Fact]
+    public async Task Post_drain_refuses_new_allocations_keeps_existing_ones_and_stops_when_the_last_is_gone()
+    {
+        var server = new ConfiguredRelayServer([]);
+        await server.InitializeAsync();
+        try
+        {
+            string admin = $"http://{server.Services.GetRequiredService<AdminServer>().LocalEndPoint}";
+            using var http = new HttpClient();
+            var (client, relayed) = await AllocateAsync(server.V4);
+            using (client)
+            {
+                Assert.Equal(HttpStatusCode.OK, await StatusAsync(http, admin + "/readyz"));
+                Assert.Equal(HttpStatusCode.MethodNotAllowed, await StatusAsync(http, admin + "/drain"));
+                Assert.Equal(HttpStatusCode.Accepted, await StatusAsync(http, admin + "/drain", HttpMethod.Post));
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, await StatusAsync(http, admin + "/readyz"));
+                Assert.Contains("turn_ready 0", await http.GetStringAsync(new Uri(admin + "/metrics")), StringComparison.Ordinal);
+
+                Assert.Equal(StunErrorCode.InsufficientCapacity, await AllocateErrorAsync(server.V4));
+                Assert.Equal(1, server.Counters.DrainRejections);
+                await AssertStillRelaysAsync(client, relayed);
+
+                IHostApplicationLifetime lifetime = server.Services.GetRequiredService<IHostApplicationLifetime>();
+                await Task.Delay(TimeSpan.FromMilliseconds(600));
+                Assert.False(lifetime.ApplicationStopping.IsCancellationRequested, "the server stopped with an allocation left");
+                Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0))));
+                await Eventually.WaitForAsync(() => lifetime.ApplicationStopping.IsCancellationRequested, "the drained server did not stop");
+            }
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// RFC 8489 §10: with --alternate-server, a new Allocate during the drain gets 300 Try Alternate with
+    /// ALTERNATE-SERVER (taken in turn), signed with the request's key so the client can trust it.
+    /// </summary>
+    [Fact]
+    public async Task Rfc8489_S10_draining_with_alternate_servers_answers_300_with_alternate_server_in_turn()
+    {
+        var server = new ConfiguredRelayServer(["--alternate-server", "192.0.2.10:3478", "--alternate-server", "192.0.2.11"]);
+        await server.InitializeAsync();
+        try
+        {
+            server.Services.GetRequiredService<DrainCoordinator>().Begin("test");
+            var seen = new List<TransportAddress>();
+            for (int i = 0; i < 2; i++)
+            {
+                using var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);
+                byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
+                Assert.Equal(StunErrorCode.TryAlternate, TurnTestClient.ErrorCode(answer));
+                Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(answer, out StunMessageReader reader));
+                Assert.True(reader.VerifyMessageIntegrity(client.Key), "the 300 is not signed with the request's key");
+                Assert.True(reader.TryGetAttribute(StunAttributeType.AlternateServer, out StunAttribute alternate));
+                Assert.True(AddressValue.TryRead(alternate.Value, out TransportAddress address));
+                Assert.False(reader.TryGetAttribute(StunAttributeType.AlternateDomain, out _));
+                seen.Add(address);
+            }
+
+            Assert.Equal(
+                [TransportAddress.FromIPEndPoint(IPEndPoint.Parse("192.0.2.10:3478")), TransportAddress.FromIPEndPoint(IPEndPoint.Parse("192.0.2.11:3478"))],
+                seen.OrderBy(a => a.ToString()));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// The real executable on SIGTERM: the log says it drains, /readyz answers 503, a new Allocate gets 508, the existing
+    /// allocation relays and refreshes, and the process exits with 0 once the client deletes it.
+    /// </summary>
+    [Fact]
+    public async Task Sigterm_drains_the_executable_which_exits_when_the_last_allocation_is_gone()
+    {
+        var (process, turn, admin) = await StartServerAsync("--drain-timeout", "60");
+        using Process owned = process;
+        try
+        {
+            var (client, relayed) = await AllocateAsync(turn);
+            using (client)
+            {
+                using var http = new HttpClient();
+                await SendSigtermAsync(process);
+                await Eventually.WaitForAsync(async () => await StatusAsync(http, admin + "/readyz") == HttpStatusCode.ServiceUnavailable,
+                    "the server did not turn unready on SIGTERM");
+                Assert.Equal(StunErrorCode.InsufficientCapacity, await AllocateErrorAsync(turn));
+                await AssertStillRelaysAsync(client, relayed);
+                Assert.False(process.HasExited);
+                Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0))));
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await process.WaitForExitAsync(cts.Token);
+                Assert.Equal(0, process.ExitCode);
+            }
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                await ServerProcess.StopAsync(process);
+            }
+        }
+    }
+
+    /// <summary>--drain-timeout bounds the drain: the process exits with an allocation still there.</summary>
+    [Fact]
+    public async Task The_drain_timeout_stops_the_executable_with_allocations_left()
+    {
+        var (process, turn, _) = await StartServerAsync("--drain-timeout", "1");
+        using Process owned = process;
+        try
+        {
+            var (client, _) = await AllocateAsync(turn);
+            using (client)
+            {
+                var stopwatch = Stopwatch.StartNew();
+                await SendSigtermAsync(process);
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await process.WaitForExitAsync(cts.Token);
+                Assert.Equal(0, process.ExitCode);
+                Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(20));
+            }
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                await ServerProcess.StopAsync(process);
+            }
+        }
+    }
+
+    private static async Task<(Process Process, IPEndPoint Turn, string Admin)> StartServerAsync(params string[] extra)
+    {
+        int port = ServerProcess.FreePort();
+        Process process = ServerProcess.Start(["--listening-port", port.ToString(CultureInfo.InvariantCulture), "--listening-ip", "127.0.0.1",
+            "--tls-listening-port", "0", "--admin-listen", "127.0.0.1:0", "--realm", RelayServerFixture.Realm,
+            "--user", $"{RelayServerFixture.User}:{RelayServerFixture.Password}", "--relay-ip", "127.0.0.1", "--allow-loopback-peers", .. extra]);
+        IReadOnlyList<string> startup = await ServerProcess.WaitForLineAsync(process, "Server ready", TimeSpan.FromSeconds(60));
+        string line = startup.Single(l => l.Contains("Admin listening on http://", StringComparison.Ordinal));
+        return (process, new IPEndPoint(IPAddress.Loopback, port), line[line.IndexOf("http://", StringComparison.Ordinal)..].Split(' ')[0]);
+    }
+}

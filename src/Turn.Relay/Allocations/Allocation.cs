@@ -20,8 +20,10 @@ public sealed class Allocation
     private long _expiresAt;
     private int _deleted;
 
-    // Relayed application data (payload bytes, without TURN framing), for the audit log and the metrics. One writer per
-    // direction in practice (the 5-tuple's receive loop, the relay socket's loop), so the interlocked adds never contend.
+    // Relayed application data (payload bytes, without TURN framing), for the audit log and the metrics. Each direction
+    // has one writer (the receive loop of the client's 5-tuple; the loop of the relay socket), so plain adds suffice and
+    // cost the relay path no locked instruction; readers see whole 64-bit values. Were two loops ever to write one
+    // direction at once, a statistic could miss a packet, nothing more.
     private long _packetsToPeer;
     private long _bytesToPeer;
     private long _packetsToClient;
@@ -74,16 +76,16 @@ public sealed class Allocation
     public long CreatedAt { get; }
 
     /// <summary>Datagrams relayed from the client to peers.</summary>
-    public long PacketsToPeer => Interlocked.Read(ref _packetsToPeer);
+    public long PacketsToPeer => Volatile.Read(ref _packetsToPeer);
 
     /// <summary>Application data bytes relayed from the client to peers.</summary>
-    public long BytesToPeer => Interlocked.Read(ref _bytesToPeer);
+    public long BytesToPeer => Volatile.Read(ref _bytesToPeer);
 
     /// <summary>Datagrams relayed from peers to the client.</summary>
-    public long PacketsToClient => Interlocked.Read(ref _packetsToClient);
+    public long PacketsToClient => Volatile.Read(ref _packetsToClient);
 
     /// <summary>Application data bytes relayed from peers to the client.</summary>
-    public long BytesToClient => Interlocked.Read(ref _bytesToClient);
+    public long BytesToClient => Volatile.Read(ref _bytesToClient);
 
     public bool IsDeleted => Volatile.Read(ref _deleted) != 0;
 
@@ -95,14 +97,14 @@ public sealed class Allocation
 
     internal void CountToPeer(int bytes)
     {
-        Interlocked.Increment(ref _packetsToPeer);
-        Interlocked.Add(ref _bytesToPeer, bytes);
+        _packetsToPeer++;
+        _bytesToPeer += bytes;
     }
 
     internal void CountToClient(int bytes)
     {
-        Interlocked.Increment(ref _packetsToClient);
-        Interlocked.Add(ref _bytesToClient, bytes);
+        _packetsToClient++;
+        _bytesToClient += bytes;
     }
 
     internal void SetExpiry(long expiresAt) => Volatile.Write(ref _expiresAt, expiresAt);

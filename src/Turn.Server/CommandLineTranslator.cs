@@ -295,6 +295,8 @@ public static class CommandLineTranslator
         text.AppendLine("turn-server: a STUN/TURN relay server (RFC 8489, RFC 8656).");
         text.AppendLine();
         text.AppendLine("Usage: turn-server [options]");
+        text.AppendLine("       turn-server credentials --url turn:HOST[:PORT] --secret SECRET [--user ID] [--ttl SECONDS] [--json]");
+        text.AppendLine("           mints TURN REST API credentials and an RTCIceServer JSON (turn-server credentials --help)");
         text.AppendLine();
         text.AppendLine("Options (coturn-compatible names):");
         foreach (Flag flag in Flags)

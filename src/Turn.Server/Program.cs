@@ -7,6 +7,11 @@ using Turn.Server;
 // Before the first socket exists (see SocketRuntimeSettings).
 SocketRuntimeSettings.Apply();
 
+if (args.Length > 0 && args[0] == CredentialsCommand.Name)
+{
+    return CredentialsCommand.Run(args[1..], Console.Out, Console.Error, DateTimeOffset.UtcNow);
+}
+
 CommandLineTranslator.Result command = CommandLineTranslator.Translate(args);
 if (command.Error is not null)
 {

@@ -57,6 +57,11 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
             drain.Begin("POST /drain");
             return PlainAsync(context, StatusCodes.Status202Accepted, "draining\n");
         });
+        if (options.Value.CredentialsToken is not null)
+        {
+            app.MapGet("/credentials", ServeCredentialsAsync);
+        }
+
         app.MapGet("/readyz", context => IsReady
             ? PlainAsync(context, StatusCodes.Status200OK, "ready\n")
             : PlainAsync(context, StatusCodes.Status503ServiceUnavailable, "not ready\n"));
@@ -90,6 +95,72 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
             await _app.DisposeAsync().ConfigureAwait(false);
             _app = null;
         }
+    }
+
+    /// <summary>
+    /// GET /credentials?user=ID&amp;ttl=SECONDS with "Authorization: Bearer TOKEN": TURN REST API credentials minted with
+    /// the first shared secret, as {"iceServers": [...], "ttl": ..., "expires": ...}, like managed TURN services.
+    /// </summary>
+    private Task ServeCredentialsAsync(HttpContext context)
+    {
+        TurnServerOptions settings = options.Value;
+        string presented = context.Request.Headers.Authorization.ToString();
+        if (!presented.StartsWith("Bearer ", StringComparison.Ordinal)
+            || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+                System.Text.Encoding.UTF8.GetBytes(presented["Bearer ".Length..]), System.Text.Encoding.UTF8.GetBytes(settings.CredentialsToken!)))
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+            return PlainAsync(context, StatusCodes.Status401Unauthorized, "a valid bearer token is required\n");
+        }
+
+        string? user = context.Request.Query["user"];
+        if (user is not null && !RestCredentials.IsValidUser(user))
+        {
+            return PlainAsync(context, StatusCodes.Status400BadRequest, "user must be 1-64 letters, digits or . _ - @\n");
+        }
+
+        int ttlSeconds = 3600;
+        string? ttlText = context.Request.Query["ttl"];
+        if (ttlText is not null && (!int.TryParse(ttlText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ttlSeconds)
+            || ttlSeconds < 1 || ttlSeconds > RestCredentials.MaxTtl.TotalSeconds))
+        {
+            return PlainAsync(context, StatusCodes.Status400BadRequest, "ttl must be 1-604800 seconds\n");
+        }
+
+        TimeSpan ttl = TimeSpan.FromSeconds(ttlSeconds);
+        RestCredentials.Minted minted = RestCredentials.Mint(settings.StaticAuthSecrets[0], user, ttl, DateTimeOffset.UtcNow, CredentialsUrls(settings));
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        return context.Response.WriteAsync(RestCredentials.ResponseJson(minted, ttl));
+    }
+
+    /// <summary>turn: for UDP and TCP and turns: for TLS, those of them that are on, at the host clients reach.</summary>
+    private List<string> CredentialsUrls(TurnServerOptions settings)
+    {
+        string host = settings.CredentialsHost
+            ?? (settings.ExternalIps.Count > 0 && ExternalAddressMap.TryParse(settings.ExternalIps[0], out IPAddress? external, out _)
+                ? external!.ToString()
+                : settings.Realm);
+        int port = listeners.Port;
+        IReadOnlyList<string> all = RestCredentials.UrlsFor(host, port, listeners.TlsPort);
+        var urls = new List<string>(3);
+        if (settings.EnableUdp && listeners.UdpEndPoints.Count > 0)
+        {
+            urls.Add(all[0]);
+        }
+
+        if (settings.EnableTcp && listeners.TcpEndPoints.Count > 0)
+        {
+            urls.Add(all[1]);
+        }
+
+        if (listeners.TlsPort != 0)
+        {
+            urls.Add(all[2]);
+        }
+
+        return urls;
     }
 
     private static Task PlainAsync(HttpContext context, int status, string text)

@@ -95,6 +95,15 @@ public sealed class TurnServerOptions
     /// <summary>Threads serving relay sockets in batched mode (default: one per processor).</summary>
     public int RelayThreads { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Bearer token of GET /credentials on the admin listener, which mints TURN REST API credentials with the first
+    /// shared secret; unset (the default): no such endpoint.
+    /// </summary>
+    public string? CredentialsToken { get; set; }
+
+    /// <summary>Host name in the URLs GET /credentials hands out; unset: the first --external-ip, else the realm.</summary>
+    public string? CredentialsHost { get; set; }
+
     /// <summary>Longest a graceful drain (SIGTERM, POST /drain) waits for the last allocation before the server stops.</summary>
     public int DrainTimeoutSeconds { get; set; } = 600;
 

@@ -48,6 +48,24 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             failures.Add($"{section}:MaxConnections must be at least 1 (got {options.MaxConnections}).");
         }
 
+        if (options.CredentialsToken is { } token)
+        {
+            if (token.Length < 16)
+            {
+                failures.Add($"{section}:CredentialsToken must be at least 16 characters long.");
+            }
+
+            if (!options.UseAuthSecret || options.StaticAuthSecrets.Count == 0)
+            {
+                failures.Add($"{section}:CredentialsToken needs TURN REST API credentials: {section}:UseAuthSecret and a {section}:StaticAuthSecrets entry.");
+            }
+
+            if (!options.EnableAdmin)
+            {
+                failures.Add($"{section}:CredentialsToken needs the admin listener ({section}:EnableAdmin).");
+            }
+        }
+
         if (options.DrainTimeoutSeconds < 0)
         {
             failures.Add($"{section}:DrainTimeoutSeconds must be 0 or more (got {options.DrainTimeoutSeconds}).");

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Turn.Stun;
 
 namespace Turn.Server.Tests;
@@ -101,5 +102,90 @@ public sealed class CredentialsTests
         {
             await server.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// GET /credentials on the admin listener: refused without the bearer token (401) or with a wrong one, refused for a
+    /// bad user or ttl (400), and with the token it returns iceServers whose credentials allocate on the server.
+    /// </summary>
+    [Fact]
+    public async Task The_admin_credentials_endpoint_needs_the_token_and_hands_out_working_credentials()
+    {
+        const string Token = "a-token-of-at-least-16-chars";
+        var server = new ConfiguredRelayServer(["--use-auth-secret", "--static-auth-secret", Secret, "--credentials-token", Token,
+            "--credentials-host", "127.0.0.1"]);
+        await server.InitializeAsync();
+        try
+        {
+            var admin = new Uri($"http://{server.Services.GetRequiredService<AdminServer>().LocalEndPoint}");
+            using var http = new HttpClient { BaseAddress = admin };
+            using (HttpResponseMessage anonymous = await http.GetAsync(new Uri("/credentials?user=carol", UriKind.Relative)))
+            {
+                Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode);
+                Assert.Equal("Bearer", anonymous.Headers.WwwAuthenticate.ToString());
+            }
+
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, await StatusAsync(http, "/credentials", "not-the-token-at-all"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, await StatusAsync(http, "/credentials?user=a:b", Token));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, await StatusAsync(http, "/credentials?ttl=0", Token));
+
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/credentials?user=carol&ttl=120", UriKind.Relative));
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Token);
+            using HttpResponseMessage response = await http.SendAsync(request);
+            Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+            using JsonDocument json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            Assert.Equal(120, json.RootElement.GetProperty("ttl").GetInt32());
+            JsonElement ice = Assert.Single(json.RootElement.GetProperty("iceServers").EnumerateArray());
+            var registry = server.Services.GetRequiredService<ListenerRegistry>();
+            Assert.Equal([$"turn:127.0.0.1:{server.Port}?transport=udp", $"turn:127.0.0.1:{server.Port}?transport=tcp",
+                    $"turns:127.0.0.1:{registry.TlsPort}?transport=tcp"],
+                ice.GetProperty("urls").EnumerateArray().Select(u => u.GetString()!));
+            string username = ice.GetProperty("username").GetString()!;
+            Assert.EndsWith(":carol", username, StringComparison.Ordinal);
+            long expiry = long.Parse(username.Split(':')[0], CultureInfo.InvariantCulture);
+            Assert.InRange(expiry - DateTimeOffset.UtcNow.ToUnixTimeSeconds(), 100, 125);
+            using var client = new TurnTestClient(server.V4, username, ice.GetProperty("credential").GetString()!);
+            Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    /// <summary>A token too short to be a secret, or one without REST secrets to mint with, stops the server at start.</summary>
+    [Fact]
+    public void A_short_token_or_one_without_shared_secrets_is_refused_at_start()
+    {
+        var options = new TurnServerOptions { CredentialsToken = "short" };
+        string failure = new TurnServerOptionsValidator().Validate(null, options).FailureMessage!;
+        Assert.Contains("Turn:CredentialsToken must be at least 16 characters", failure, StringComparison.Ordinal);
+        Assert.Contains("Turn:CredentialsToken needs TURN REST API credentials", failure, StringComparison.Ordinal);
+    }
+
+    /// <summary>Without --credentials-token there is no endpoint at all.</summary>
+    [Fact]
+    public async Task Without_a_token_there_is_no_credentials_endpoint()
+    {
+        var server = new ConfiguredRelayServer(["--use-auth-secret", "--static-auth-secret", Secret]);
+        await server.InitializeAsync();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://{server.Services.GetRequiredService<AdminServer>().LocalEndPoint}") };
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, await StatusAsync(http, "/credentials", "whatever-token-here"));
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    private static async Task<System.Net.HttpStatusCode> StatusAsync(HttpClient http, string path, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(path, UriKind.Relative));
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using HttpResponseMessage response = await http.SendAsync(request);
+        return response.StatusCode;
     }
 }

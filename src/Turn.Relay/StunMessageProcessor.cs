@@ -53,6 +53,17 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     public ServerCounters Counters => _counters;
 
     /// <summary>
+    /// Applies a reloaded configuration to the requests that follow: quotas, limits, lifetimes, SOFTWARE, external
+    /// addresses, alternate servers and the peer address policy. The legacy channel-number setting is fixed at start
+    /// (stream framing depends on it) and is kept as it was.
+    /// </summary>
+    public void Reconfigure(TurnEngineOptions options, PeerAddressPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _context?.Reconfigure(options with { AllowLegacyChannelNumbers = _allowLegacyChannels }, policy);
+    }
+
+    /// <summary>
     /// Graceful drain: while set, new Allocate requests are refused (300 to an alternate server, else 508) and
     /// everything else, existing allocations included, goes on as before.
     /// </summary>

@@ -19,7 +19,7 @@ namespace Turn.Server;
 /// so readiness is observable while they come up and go down.
 /// </summary>
 public sealed partial class AdminServer(IOptions<TurnServerOptions> options, ServerMetrics metrics, ListenerRegistry listeners,
-    DrainCoordinator drain, ILogger<AdminServer> logger) : IHostedService, IAsyncDisposable
+    DrainCoordinator drain, ConfigurationReloader reloader, ILogger<AdminServer> logger) : IHostedService, IAsyncDisposable
 {
     private WebApplication? _app;
 
@@ -38,6 +38,7 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
         }
 
         metrics.IsReady = () => IsReady;
+        metrics.Reloads = () => (reloader.Applied, reloader.Rejected);
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "turn-server-admin" });
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
@@ -57,6 +58,9 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
             drain.Begin("POST /drain");
             return PlainAsync(context, StatusCodes.Status202Accepted, "draining\n");
         });
+        app.MapPost("/reload", context => reloader.Reload("POST /reload")
+            ? PlainAsync(context, StatusCodes.Status200OK, "reloaded\n")
+            : PlainAsync(context, StatusCodes.Status422UnprocessableEntity, "refused: see the server log\n"));
         if (options.Value.CredentialsToken is not null)
         {
             app.MapGet("/credentials", ServeCredentialsAsync);

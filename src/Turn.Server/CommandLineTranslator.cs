@@ -109,6 +109,8 @@ public static class CommandLineTranslator
             "Serve GET /credentials on the admin listener to holders of this bearer token (off by default)."),
         new("credentials-host", null, Kind.Value, "Turn:CredentialsHost", null, "HOST",
             "Host in the URLs GET /credentials hands out (default: the first --external-ip, else the realm)."),
+        new("config-reload-interval", null, Kind.Value, "Turn:ConfigReloadIntervalSeconds", null, "SECONDS",
+            "How often appsettings.json and the -c file are checked for changes, which reload them (default 5; 0: only SIGHUP)."),
         new("drain-timeout", null, Kind.Value, "Turn:DrainTimeoutSeconds", null, "SECONDS",
             "On SIGTERM or POST /drain: longest wait for the last allocation before stopping (default 600)."),
         new("alternate-server", null, Kind.ListValue, "Turn:AlternateServers", null, "IP[:PORT]",

@@ -5,9 +5,10 @@ namespace Turn.Server;
 
 /// <summary>
 /// The host's lifetime with TURN's signals: SIGTERM (what Kubernetes, systemd and docker stop send) starts a graceful
-/// drain instead of stopping at once; SIGINT (Ctrl+C) and SIGQUIT stop at once.
+/// drain instead of stopping at once; SIGHUP reloads the configuration; SIGINT (Ctrl+C) and SIGQUIT stop at once.
 /// </summary>
-internal sealed class DrainingHostLifetime(IHostApplicationLifetime lifetime, DrainCoordinator drain) : IHostLifetime, IDisposable
+internal sealed class DrainingHostLifetime(IHostApplicationLifetime lifetime, DrainCoordinator drain, ConfigurationReloader reloader)
+    : IHostLifetime, IDisposable
 {
     private readonly List<PosixSignalRegistration> _registrations = [];
 
@@ -17,6 +18,11 @@ internal sealed class DrainingHostLifetime(IHostApplicationLifetime lifetime, Dr
         {
             context.Cancel = true;
             drain.Begin("SIGTERM");
+        }));
+        _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            reloader.Reload("SIGHUP");
         }));
         foreach (PosixSignal signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGQUIT })
         {

@@ -34,7 +34,7 @@ if (command.VersionRequested)
 
 try
 {
-    using IHost host = TurnServerHost.CreateBuilder(command.ConfigurationArguments).Build();
+    using IHost host = TurnServerHost.CreateBuilder(command.ConfigurationArguments, args).Build();
     await host.RunAsync().ConfigureAwait(false);
     return 0;
 }

@@ -56,6 +56,7 @@ public sealed class ServerMetrics
     private readonly Gauge _dtlsAssociations;
     private readonly Counter _dtlsEvents;
     private readonly Gauge _ready;
+    private readonly Counter _reloads;
     private readonly Gauge _threadPoolThreads;
     private readonly Gauge _threadPoolQueue;
     private readonly Counter _threadPoolCompleted;
@@ -112,6 +113,7 @@ public sealed class ServerMetrics
         _dtlsAssociations = factory.CreateGauge("turn_dtls_associations", "DTLS associations open now (handshaking or established).");
         _dtlsEvents = factory.CreateCounter("turn_dtls_events_total", "DTLS events, by kind.", ["event"]);
         _ready = factory.CreateGauge("turn_ready", "1 when the server takes new allocations (what /readyz says).");
+        _reloads = factory.CreateCounter("turn_config_reloads_total", "Configuration reloads, by result (applied, refused).", ["result"]);
         _threadPoolThreads = factory.CreateGauge("dotnet_threadpool_threads", "Thread-pool threads.");
         _threadPoolQueue = factory.CreateGauge("dotnet_threadpool_queue_length", "Work items waiting for the thread pool.");
         _threadPoolCompleted = factory.CreateCounter("dotnet_threadpool_completed_items_total", "Work items the thread pool completed.");
@@ -119,6 +121,9 @@ public sealed class ServerMetrics
     }
 
     public CollectorRegistry Registry { get; }
+
+    /// <summary>Reloads applied and refused so far; set by the host.</summary>
+    public Func<(long Applied, long Refused)> Reloads { get; set; } = () => (0, 0);
 
     /// <summary>Whether the server takes new allocations; set by the host (listeners up, not draining).</summary>
     public Func<bool> IsReady { get; set; } = () => true;
@@ -179,6 +184,9 @@ public sealed class ServerMetrics
 
         UpdateTransports();
         _ready.Set(IsReady() ? 1 : 0);
+        (long applied, long refused) = Reloads();
+        _reloads.WithLabels("applied").IncTo(applied);
+        _reloads.WithLabels("refused").IncTo(refused);
         _threadPoolThreads.Set(ThreadPool.ThreadCount);
         _threadPoolQueue.Set(ThreadPool.PendingWorkItemCount);
         _threadPoolCompleted.IncTo(ThreadPool.CompletedWorkItemCount);

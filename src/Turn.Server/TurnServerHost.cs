@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -17,13 +18,20 @@ namespace Turn.Server;
 public static class TurnServerHost
 {
     /// <param name="configurationArguments">Arguments already translated by <see cref="CommandLineTranslator"/>.</param>
-    public static HostApplicationBuilder CreateBuilder(IReadOnlyList<string> configurationArguments)
+    /// <param name="rawArguments">The command line as given, so a configuration reload reads its -c file again.</param>
+    public static HostApplicationBuilder CreateBuilder(IReadOnlyList<string> configurationArguments, IReadOnlyList<string>? rawArguments = null)
     {
         ArgumentNullException.ThrowIfNull(configurationArguments);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
-            Args = [.. configurationArguments],
+            // The host does not watch appsettings.json itself: a reload goes through ConfigurationReloader, validated whole.
+            Args = [.. configurationArguments, "--hostBuilder:reloadConfigOnChange=false"],
         });
+        var overlay = new ReloadableConfigurationSource();
+        ((IConfigurationBuilder)builder.Configuration).Add(overlay);
+        builder.Services.AddSingleton(overlay);
+        builder.Services.AddSingleton(new ConfigurationInputs(configurationArguments, rawArguments, builder.Environment.ContentRootPath,
+            builder.Environment.EnvironmentName));
 
         builder.Logging.ClearProviders();
         // Lines written in batches by a thread of their own (see BatchedConsoleLoggerProvider); owned by the container,
@@ -57,13 +65,7 @@ public static class TurnServerHost
         services.AddSingleton(provider =>
         {
             TurnServerOptions options = Options(provider);
-            return LongTermAuthenticator.Create(new LongTermAuthOptions
-            {
-                Realm = options.Realm,
-                Users = [.. options.Users],
-                RestSecrets = [.. options.StaticAuthSecrets],
-                NonceLifetime = TimeSpan.FromSeconds(options.StaleNonceSeconds),
-            }, provider.GetRequiredService<TimeProvider>());
+            return LongTermAuthenticator.Create(AuthOptions(options), provider.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton(provider =>
         {
@@ -75,6 +77,8 @@ public static class TurnServerHost
         });
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<DrainCoordinator>();
+        services.AddSingleton<ConfigurationReloader>();
+        services.AddHostedService<ConfigurationFileWatcher>();
         services.AddSingleton<IHostLifetime, DrainingHostLifetime>();
         // Registered before the listeners: started first and stopped last, so /readyz is there while they come and go.
         services.AddSingleton<AdminServer>();
@@ -109,7 +113,15 @@ public static class TurnServerHost
 
     private static TurnServerOptions Options(IServiceProvider provider) => provider.GetRequiredService<IOptions<TurnServerOptions>>().Value;
 
-    private static TurnEngineOptions CreateEngineOptions(TurnServerOptions options, UdpRelayPortAllocator ports)
+    internal static LongTermAuthOptions AuthOptions(TurnServerOptions options) => new()
+    {
+        Realm = options.Realm,
+        Users = [.. options.Users],
+        RestSecrets = [.. options.StaticAuthSecrets],
+        NonceLifetime = TimeSpan.FromSeconds(options.StaleNonceSeconds),
+    };
+
+    internal static TurnEngineOptions CreateEngineOptions(TurnServerOptions options, UdpRelayPortAllocator ports)
     {
         var external = new Dictionary<TransportAddress, TransportAddress>();
         foreach (string entry in options.ExternalIps)

@@ -104,6 +104,9 @@ public sealed class TurnServerOptions
     /// <summary>Host name in the URLs GET /credentials hands out; unset: the first --external-ip, else the realm.</summary>
     public string? CredentialsHost { get; set; }
 
+    /// <summary>How often appsettings.json and the -c file are checked for changes, which reload the configuration (0: never).</summary>
+    public int ConfigReloadIntervalSeconds { get; set; } = 5;
+
     /// <summary>Longest a graceful drain (SIGTERM, POST /drain) waits for the last allocation before the server stops.</summary>
     public int DrainTimeoutSeconds { get; set; } = 600;
 

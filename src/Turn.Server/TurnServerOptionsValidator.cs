@@ -66,6 +66,11 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             }
         }
 
+        if (options.ConfigReloadIntervalSeconds < 0)
+        {
+            failures.Add($"{section}:ConfigReloadIntervalSeconds must be 0 or more (got {options.ConfigReloadIntervalSeconds}).");
+        }
+
         if (options.DrainTimeoutSeconds < 0)
         {
             failures.Add($"{section}:DrainTimeoutSeconds must be 0 or more (got {options.DrainTimeoutSeconds}).");

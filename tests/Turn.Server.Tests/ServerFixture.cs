@@ -35,10 +35,10 @@ public class ServerFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        CommandLineTranslator.Result command = CommandLineTranslator.Translate(
-            ["--listening-port", "0", "--listening-ip", "127.0.0.1", "--listening-ip", "::1", "--software", Software, .. ExtraArguments]);
+        string[] arguments = ["--listening-port", "0", "--listening-ip", "127.0.0.1", "--listening-ip", "::1", "--software", Software, .. ExtraArguments];
+        CommandLineTranslator.Result command = CommandLineTranslator.Translate(arguments);
         Assert.Null(command.Error);
-        HostApplicationBuilder builder = TurnServerHost.CreateBuilder(command.ConfigurationArguments);
+        HostApplicationBuilder builder = TurnServerHost.CreateBuilder(command.ConfigurationArguments, arguments);
         builder.Logging.AddProvider(Logs);
         _host = builder.Build();
         await _host.StartAsync();

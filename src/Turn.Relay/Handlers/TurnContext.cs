@@ -13,17 +13,22 @@ internal sealed class TurnContext
     public TurnContext(TurnEngineOptions options, ServerCounters counters, TimeProvider time, AllocationTable allocations,
         IRelayPortAllocator ports, PeerAddressPolicy policy, ITurnAuthenticator authenticator, StunResponses responses)
     {
-        Options = options;
+        _options = options;
         Counters = counters;
         Time = time;
         Allocations = allocations;
         Ports = ports;
-        Policy = policy;
+        _policy = policy;
         Authenticator = authenticator;
-        Responses = responses;
+        _responses = responses;
     }
 
-    public TurnEngineOptions Options { get; }
+    private volatile TurnEngineOptions _options;
+    private volatile PeerAddressPolicy _policy;
+    private volatile StunResponses _responses;
+
+    /// <summary>The settings in force; a configuration reload swaps them whole (<see cref="Reconfigure"/>).</summary>
+    public TurnEngineOptions Options => _options;
 
     public ServerCounters Counters { get; }
 
@@ -33,11 +38,28 @@ internal sealed class TurnContext
 
     public IRelayPortAllocator Ports { get; }
 
-    public PeerAddressPolicy Policy { get; }
+    public PeerAddressPolicy Policy => _policy;
 
     public ITurnAuthenticator Authenticator { get; }
 
-    public StunResponses Responses { get; }
+    public StunResponses Responses => _responses;
+
+    /// <summary>
+    /// A configuration reload: new settings and peer policy for the next request. Allocations, permissions and channels
+    /// made before stay as they are (a permission is checked against the policy when it is installed or refreshed).
+    /// </summary>
+    public void Reconfigure(TurnEngineOptions options, PeerAddressPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(policy);
+        if (options.Software != _options.Software)
+        {
+            _responses = new StunResponses(options.Software);
+        }
+
+        _policy = policy;
+        _options = options;
+    }
 
     private volatile bool _draining;
     private int _nextAlternate;

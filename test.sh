@@ -119,7 +119,8 @@ PY
 SERVER_DLL="$ROOT/src/Turn.Server/bin/$CONFIGURATION/net10.0/turn-server.dll"
 PORT=$(free_port)
 echo "== conformance (server on 127.0.0.1 and ::1 port $PORT)"
-dotnet "$SERVER_DLL" --listening-port "$PORT" --listening-ip 127.0.0.1 --listening-ip ::1 --tls-listening-port 0 >"$LOG_DIR/server.log" 2>&1 &
+dotnet "$SERVER_DLL" --listening-port "$PORT" --listening-ip 127.0.0.1 --listening-ip ::1 --tls-listening-port 0 \
+    --admin-listen 127.0.0.1:0 >"$LOG_DIR/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 600); do
     grep -q "Server ready" "$LOG_DIR/server.log" && break

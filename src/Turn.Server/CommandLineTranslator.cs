@@ -303,6 +303,8 @@ public static class CommandLineTranslator
         text.AppendLine("Usage: turn-server [options]");
         text.AppendLine("       turn-server credentials --url turn:HOST[:PORT] --secret SECRET [--user ID] [--ttl SECONDS] [--json]");
         text.AppendLine("           mints TURN REST API credentials and an RTCIceServer JSON (turn-server credentials --help)");
+        text.AppendLine("       turn-server probe --url turn:HOST[:PORT] --secret SECRET [--seconds N] [--prometheus-port PORT]");
+        text.AppendLine("           relays through a TURN server to itself and reports RTT and loss (turn-server probe --help)");
         text.AppendLine();
         text.AppendLine("Options (coturn-compatible names):");
         foreach (Flag flag in Flags)

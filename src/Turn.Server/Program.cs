@@ -12,6 +12,15 @@ if (args.Length > 0 && args[0] == CredentialsCommand.Name)
     return CredentialsCommand.Run(args[1..], Console.Out, Console.Error, DateTimeOffset.UtcNow);
 }
 
+if (args.Length > 0 && args[0] == Turn.Server.Probe.ProbeCommand.Name)
+{
+    using CancellationTokenSource stop = Turn.Server.Probe.ProbeCommand.CancelOnSignals(out IDisposable signals);
+    using (signals)
+    {
+        return await Turn.Server.Probe.ProbeCommand.RunAsync(args[1..], Console.Out, Console.Error, stop.Token).ConfigureAwait(false);
+    }
+}
+
 CommandLineTranslator.Result command = CommandLineTranslator.Translate(args);
 if (command.Error is not null)
 {

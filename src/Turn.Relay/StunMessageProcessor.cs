@@ -63,6 +63,19 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         _context?.Reconfigure(options with { AllowLegacyChannelNumbers = _allowLegacyChannels }, policy);
     }
 
+    /// <summary>Told the round trips of ICE checks seen in relayed data (relay-side call quality); null: not measured.</summary>
+    public ICallQualityObserver? CallQuality
+    {
+        get => _context?.CallQuality;
+        set
+        {
+            if (_context is not null)
+            {
+                _context.CallQuality = value;
+            }
+        }
+    }
+
     /// <summary>
     /// Graceful drain: while set, new Allocate requests are refused (300 to an alternate server, else 508) and
     /// everything else, existing allocations included, goes on as before.

@@ -109,6 +109,8 @@ public static class CommandLineTranslator
             "Serve GET /credentials on the admin listener to holders of this bearer token (off by default)."),
         new("credentials-host", null, Kind.Value, "Turn:CredentialsHost", null, "HOST",
             "Host in the URLs GET /credentials hands out (default: the first --external-ip, else the realm)."),
+        new("no-call-quality", null, Kind.Switch, "Turn:CallQuality", "false", null,
+            "Do not time the ICE checks seen in relayed data (turn_check_rtt_seconds)."),
         new("config-reload-interval", null, Kind.Value, "Turn:ConfigReloadIntervalSeconds", null, "SECONDS",
             "How often appsettings.json and the -c file are checked for changes, which reload them (default 5; 0: only SIGHUP)."),
         new("drain-timeout", null, Kind.Value, "Turn:DrainTimeoutSeconds", null, "SECONDS",

@@ -15,7 +15,7 @@ namespace Turn.Server;
 /// scrapes. Labels are bounded sets (transport, direction, reason, error code, peer category): never an address,
 /// port or username.
 /// </summary>
-public sealed class ServerMetrics
+public sealed class ServerMetrics : ICallQualityObserver
 {
     private static readonly TransportProtocol[] Transports = Enum.GetValues<TransportProtocol>();
     private static readonly string[] TransportLabels = ["udp", "tcp", "tls", "dtls"];
@@ -57,6 +57,7 @@ public sealed class ServerMetrics
     private readonly Counter _dtlsEvents;
     private readonly Gauge _ready;
     private readonly Counter _reloads;
+    private readonly Histogram.Child[,] _checkRtt;
     private readonly Gauge _threadPoolThreads;
     private readonly Gauge _threadPoolQueue;
     private readonly Counter _threadPoolCompleted;
@@ -117,6 +118,22 @@ public sealed class ServerMetrics
         _threadPoolThreads = factory.CreateGauge("dotnet_threadpool_threads", "Thread-pool threads.");
         _threadPoolQueue = factory.CreateGauge("dotnet_threadpool_queue_length", "Work items waiting for the thread pool.");
         _threadPoolCompleted = factory.CreateCounter("dotnet_threadpool_completed_items_total", "Work items the thread pool completed.");
+        Histogram checkRtt = factory.CreateHistogram("turn_check_rtt_seconds",
+            "Round trip of ICE connectivity and consent checks seen in relayed data, by the client's transport and leg " +
+            "(client: relay to client and back; peer: relay to peer and back).",
+            new HistogramConfiguration
+            {
+                LabelNames = ["transport", "leg"],
+                Buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2],
+            });
+        // Children resolved once: observing on the relay path then looks nothing up and allocates nothing.
+        _checkRtt = new Histogram.Child[Transports.Length, 2];
+        foreach (TransportProtocol protocol in Transports)
+        {
+            _checkRtt[(int)protocol, 0] = checkRtt.WithLabels(TransportLabels[(int)protocol], "peer");
+            _checkRtt[(int)protocol, 1] = checkRtt.WithLabels(TransportLabels[(int)protocol], "client");
+        }
+
         Registry.AddBeforeCollectCallback(Update);
     }
 
@@ -127,6 +144,9 @@ public sealed class ServerMetrics
 
     /// <summary>Whether the server takes new allocations; set by the host (listeners up, not draining).</summary>
     public Func<bool> IsReady { get; set; } = () => true;
+
+    public void CheckRoundTrip(TransportProtocol transport, bool clientLeg, double seconds) =>
+        _checkRtt[(int)transport, clientLeg ? 1 : 0].Observe(seconds);
 
     private void Update()
     {

@@ -71,9 +71,15 @@ public static class TurnServerHost
         {
             TurnServerOptions options = Options(provider);
             UdpRelayPortAllocator ports = provider.GetRequiredService<UdpRelayPortAllocator>();
-            return new StunMessageProcessor(CreateEngineOptions(options, ports), provider.GetRequiredService<ServerCounters>(),
+            var processor = new StunMessageProcessor(CreateEngineOptions(options, ports), provider.GetRequiredService<ServerCounters>(),
                 provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<AllocationTable>(), ports,
                 provider.GetRequiredService<PeerAddressPolicy>(), provider.GetRequiredService<LongTermAuthenticator>());
+            if (options.CallQuality)
+            {
+                processor.CallQuality = provider.GetRequiredService<ServerMetrics>();
+            }
+
+            return processor;
         });
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<DrainCoordinator>();

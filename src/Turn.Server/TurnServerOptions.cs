@@ -104,6 +104,9 @@ public sealed class TurnServerOptions
     /// <summary>Host name in the URLs GET /credentials hands out; unset: the first --external-ip, else the realm.</summary>
     public string? CredentialsHost { get; set; }
 
+    /// <summary>Relay-side call quality: time the ICE checks seen in relayed data (turn_check_rtt_seconds).</summary>
+    public bool CallQuality { get; set; } = true;
+
     /// <summary>How often appsettings.json and the -c file are checked for changes, which reload the configuration (0: never).</summary>
     public int ConfigReloadIntervalSeconds { get; set; } = 5;
 

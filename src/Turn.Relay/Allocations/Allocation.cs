@@ -24,6 +24,7 @@ public sealed class Allocation
     // has one writer (the receive loop of the client's 5-tuple; the loop of the relay socket), so plain adds suffice and
     // cost the relay path no locked instruction; readers see whole 64-bit values. Were two loops ever to write one
     // direction at once, a statistic could miss a packet, nothing more.
+    private CheckTracker _checks;
     private long _packetsToPeer;
     private long _bytesToPeer;
     private long _packetsToClient;
@@ -94,6 +95,18 @@ public sealed class Allocation
     public int ChannelCount => Volatile.Read(ref _channelsByNumber)?.Count ?? 0;
 
     public bool IsLive(long now) => !IsDeleted && now < ExpiresAt;
+
+    /// <summary>
+    /// An ICE check or its response inside relayed data (see <see cref="CheckTracker"/>); returns when the request it
+    /// answers was seen, or 0. Serialized on the allocation: it only runs for the rare payloads that are STUN.
+    /// </summary>
+    internal long TrackCheck(ReadOnlySpan<byte> stun, bool fromClient, long now)
+    {
+        lock (_sync)
+        {
+            return _checks.Track(stun, fromClient, now);
+        }
+    }
 
     internal void CountToPeer(int bytes)
     {

@@ -62,6 +62,27 @@ internal sealed class TurnContext
     }
 
     private volatile bool _draining;
+    private volatile ICallQualityObserver? _callQuality;
+
+    /// <summary>Told the round trips of ICE checks seen in relayed data; null: not measured.</summary>
+    public ICallQualityObserver? CallQuality
+    {
+        get => _callQuality;
+        set => _callQuality = value;
+    }
+
+    /// <summary>Times an ICE check inside relayed data when call quality is measured (see <see cref="CheckTracker"/>).</summary>
+    public void ObserveCheck(Allocation allocation, ReadOnlySpan<byte> payload, bool fromClient, long now)
+    {
+        if (_callQuality is { } observer && CheckTracker.LooksLikeStun(payload))
+        {
+            long sentAt = allocation.TrackCheck(payload, fromClient, now);
+            if (sentAt != 0)
+            {
+                observer.CheckRoundTrip(allocation.Tuple.Protocol, clientLeg: fromClient, (double)(now - sentAt) / Time.TimestampFrequency);
+            }
+        }
+    }
     private int _nextAlternate;
 
     /// <summary>While set, no new allocation is made (graceful drain); existing ones go on as before.</summary>

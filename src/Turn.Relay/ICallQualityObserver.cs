@@ -15,4 +15,11 @@ public interface ICallQualityObserver
     /// </param>
     /// <param name="seconds">The round trip.</param>
     void CheckRoundTrip(TransportProtocol transport, bool clientLeg, double seconds);
+
+    /// <summary>
+    /// One report interval of an RTP stream relayed one way: the fraction of its packets that never reached the relay
+    /// (RFC 3550 A.3), and its interarrival jitter in seconds (RFC 3550 A.8; negative while the clock rate is not known).
+    /// </summary>
+    /// <param name="toPeer">True for the stream from the client to the peer.</param>
+    void RtpInterval(TransportProtocol transport, bool toPeer, double lossFraction, double jitterSeconds);
 }

@@ -62,4 +62,7 @@ public sealed record TurnEngineOptions
     /// client checks the alternate's certificate against it; null leaves it out.
     /// </summary>
     public string? AlternateDomain { get; init; }
+
+    /// <summary>How often relay-side call quality reports an RTP stream's loss and jitter.</summary>
+    public TimeSpan CallQualityInterval { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -29,7 +29,7 @@ public sealed partial class ConfigurationReloader(ConfigurationInputs inputs, Re
         o => o.UdpBatchSize, o => o.UdpGso, o => o.RelayThreads, o => o.TcpIdleTimeoutSeconds, o => o.MaxConnections,
         o => string.Join(',', o.RelayIps), o => o.MinPort, o => o.MaxPort, o => o.LegacyChannelNumbers, o => o.EnableAdmin,
         o => o.AdminListen, o => o.AdminPort, o => o.CredentialsToken, o => o.CredentialsHost, o => o.DrainTimeoutSeconds,
-        o => o.LogFormat, o => o.StaleNonceSeconds, o => o.ConfigReloadIntervalSeconds,
+        o => o.LogFormat, o => o.StaleNonceSeconds, o => o.ConfigReloadIntervalSeconds, o => o.CallQuality,
     ];
 
     private readonly Lock _sync = new();

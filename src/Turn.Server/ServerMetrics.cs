@@ -58,6 +58,8 @@ public sealed class ServerMetrics : ICallQualityObserver
     private readonly Gauge _ready;
     private readonly Counter _reloads;
     private readonly Histogram.Child[,] _checkRtt;
+    private readonly Histogram.Child[,] _rtpLoss;
+    private readonly Histogram.Child[,] _rtpJitter;
     private readonly Gauge _threadPoolThreads;
     private readonly Gauge _threadPoolQueue;
     private readonly Counter _threadPoolCompleted;
@@ -134,6 +136,29 @@ public sealed class ServerMetrics : ICallQualityObserver
             _checkRtt[(int)protocol, 1] = checkRtt.WithLabels(TransportLabels[(int)protocol], "client");
         }
 
+        Histogram rtpLoss = factory.CreateHistogram("turn_rtp_loss_ratio",
+            "Share of an RTP stream's packets that did not reach the relay, per report interval, by the client's transport and " +
+            "direction (a sample: one stream per allocation and direction).",
+            new HistogramConfiguration { LabelNames = ["transport", "direction"], Buckets = [0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1] });
+        Histogram rtpJitter = factory.CreateHistogram("turn_rtp_jitter_seconds",
+            "Interarrival jitter of an RTP stream at the relay (RFC 3550), per report interval, by the client's transport and direction.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["transport", "direction"],
+                Buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2],
+            });
+        _rtpLoss = new Histogram.Child[Transports.Length, 2];
+        _rtpJitter = new Histogram.Child[Transports.Length, 2];
+        foreach (TransportProtocol protocol in Transports)
+        {
+            for (int toPeer = 0; toPeer < 2; toPeer++)
+            {
+                string direction = toPeer == 1 ? "to_peer" : "to_client";
+                _rtpLoss[(int)protocol, toPeer] = rtpLoss.WithLabels(TransportLabels[(int)protocol], direction);
+                _rtpJitter[(int)protocol, toPeer] = rtpJitter.WithLabels(TransportLabels[(int)protocol], direction);
+            }
+        }
+
         Registry.AddBeforeCollectCallback(Update);
     }
 
@@ -147,6 +172,15 @@ public sealed class ServerMetrics : ICallQualityObserver
 
     public void CheckRoundTrip(TransportProtocol transport, bool clientLeg, double seconds) =>
         _checkRtt[(int)transport, clientLeg ? 1 : 0].Observe(seconds);
+
+    public void RtpInterval(TransportProtocol transport, bool toPeer, double lossFraction, double jitterSeconds)
+    {
+        _rtpLoss[(int)transport, toPeer ? 1 : 0].Observe(lossFraction);
+        if (jitterSeconds >= 0)
+        {
+            _rtpJitter[(int)transport, toPeer ? 1 : 0].Observe(jitterSeconds);
+        }
+    }
 
     private void Update()
     {

@@ -153,6 +153,7 @@ public static class TurnServerHost
             AlternateServers = [.. options.AlternateServers.Select(entry => TryParseAlternateServer(entry, out TransportAddress a) ? a : default)
                 .Where(a => a.Family != StunAddressFamily.None)],
             AlternateDomain = string.IsNullOrEmpty(options.AlternateDomain) ? null : options.AlternateDomain,
+            CallQualityInterval = TimeSpan.FromSeconds(Math.Max(1, options.CallQualityIntervalSeconds)),
         };
     }
 

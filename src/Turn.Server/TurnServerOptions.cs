@@ -107,6 +107,9 @@ public sealed class TurnServerOptions
     /// <summary>Relay-side call quality: time the ICE checks seen in relayed data (turn_check_rtt_seconds).</summary>
     public bool CallQuality { get; set; } = true;
 
+    /// <summary>How often an RTP stream's loss and jitter are reported (turn_rtp_loss_ratio, turn_rtp_jitter_seconds).</summary>
+    public int CallQualityIntervalSeconds { get; set; } = 5;
+
     /// <summary>How often appsettings.json and the -c file are checked for changes, which reload the configuration (0: never).</summary>
     public int ConfigReloadIntervalSeconds { get; set; } = 5;
 

@@ -66,6 +66,11 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             }
         }
 
+        if (options.CallQualityIntervalSeconds is < 1 or > 3600)
+        {
+            failures.Add($"{section}:CallQualityIntervalSeconds must be 1-3600 (got {options.CallQualityIntervalSeconds}).");
+        }
+
         if (options.ConfigReloadIntervalSeconds < 0)
         {
             failures.Add($"{section}:ConfigReloadIntervalSeconds must be 0 or more (got {options.ConfigReloadIntervalSeconds}).");

@@ -101,6 +101,67 @@ public sealed class CallQualityTests
         Assert.Equal(0, Sample(metrics, "turn_check_rtt_seconds_bucket", "transport=\"udp\",leg=\"peer\",le=\"0.075\""));
     }
 
+    /// <summary>
+    /// RFC 3550 A.3, A.8 on the relay: an RTP stream (48 kHz timestamps, a packet every 10 ms) from which every tenth
+    /// packet is left out, its sequence numbers wrapping past 65535, reports a loss of 10 % in every interval, and a small
+    /// jitter once the clock rate is inferred.
+    /// </summary>
+    [Fact]
+    public async Task Rtp_loss_and_jitter_of_a_relayed_stream_are_reported_per_interval()
+    {
+        var server = new ConfiguredRelayServer(["--call-quality-interval", "1"]);
+        await server.InitializeAsync();
+        try
+        {
+            using var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);
+            Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
+            using Socket peer = Peer();
+            TransportAddress peerAddress = AddressOf(peer);
+            Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+            {
+                w.AddChannelNumber(Channel);
+                w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
+            })));
+
+            byte[] rtp = new byte[12 + 160];
+            rtp[0] = 0x80;
+            rtp[1] = 111;
+            BinaryPrimitives.WriteUInt32BigEndian(rtp.AsSpan(8), 0x1234ABCD);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (int i = 0; i < 260; i++)
+            {
+                TimeSpan due = TimeSpan.FromMilliseconds(10 * i) - clock.Elapsed;
+                if (due > TimeSpan.Zero)
+                {
+                    await Task.Delay(due);
+                }
+
+                if (i % 10 == 9)
+                {
+                    continue;
+                }
+
+                BinaryPrimitives.WriteUInt16BigEndian(rtp.AsSpan(2), (ushort)(65400 + i));
+                BinaryPrimitives.WriteUInt32BigEndian(rtp.AsSpan(4), (uint)(480 * i));
+                await client.SendRawAsync(Framed(rtp));
+            }
+
+            using var http = new HttpClient();
+            string metrics = await http.GetStringAsync(new Uri($"http://{server.Services.GetRequiredService<AdminServer>().LocalEndPoint}/metrics"));
+            double reports = Sample(metrics, "turn_rtp_loss_ratio_count", "transport=\"udp\",direction=\"to_peer\"");
+            Assert.InRange(reports, 1, 3);
+            Assert.InRange(Sample(metrics, "turn_rtp_loss_ratio_sum", "transport=\"udp\",direction=\"to_peer\"") / reports, 0.08, 0.12);
+            Assert.Equal(0, Sample(metrics, "turn_rtp_loss_ratio_count", "transport=\"udp\",direction=\"to_client\""));
+            double jitterReports = Sample(metrics, "turn_rtp_jitter_seconds_count", "transport=\"udp\",direction=\"to_peer\"");
+            Assert.InRange(jitterReports, 1, 3);
+            Assert.InRange(Sample(metrics, "turn_rtp_jitter_seconds_sum", "transport=\"udp\",direction=\"to_peer\"") / jitterReports, 0, 0.02);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task No_call_quality_turns_it_off()
     {

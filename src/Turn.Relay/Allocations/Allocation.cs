@@ -25,6 +25,8 @@ public sealed class Allocation
     // cost the relay path no locked instruction; readers see whole 64-bit values. Were two loops ever to write one
     // direction at once, a statistic could miss a packet, nothing more.
     private CheckTracker _checks;
+    private RtpTracker _rtpToPeer;
+    private RtpTracker _rtpToClient;
     private long _packetsToPeer;
     private long _bytesToPeer;
     private long _packetsToClient;
@@ -107,6 +109,12 @@ public sealed class Allocation
             return _checks.Track(stun, fromClient, now);
         }
     }
+
+    /// <summary>An RTP packet relayed one way (see <see cref="RtpTracker"/>); true with a report when an interval ended.</summary>
+    internal bool TrackRtp(ReadOnlySpan<byte> rtp, bool fromClient, long now, long frequency, long interval, out double loss, out double jitter) =>
+        fromClient
+            ? _rtpToPeer.Track(rtp, now, frequency, interval, out loss, out jitter)
+            : _rtpToClient.Track(rtp, now, frequency, interval, out loss, out jitter);
 
     internal void CountToPeer(int bytes)
     {

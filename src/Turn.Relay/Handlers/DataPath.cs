@@ -42,7 +42,7 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
 
         // RFC 8656 §11.2: DONT-FRAGMENT asks for the DF bit on this datagram.
         allocation.CountToPeer(data.Value.Length);
-        context.ObserveCheck(allocation, data.Value, fromClient: true, now);
+        context.ObserveRelayed(allocation, data.Value, fromClient: true, now);
         allocation.Relay.SendToPeer(data.Value, peer, indication.TryGetAttribute(StunAttributeType.DontFragment, out _));
     }
 
@@ -76,7 +76,7 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
         }
 
         allocation.CountToPeer(data.Length);
-        context.ObserveCheck(allocation, data, fromClient: true, now);
+        context.ObserveRelayed(allocation, data, fromClient: true, now);
         allocation.Relay.SendToPeer(data, channel.Peer);
     }
 
@@ -100,7 +100,7 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
 
         allocation.CountToClient(payloadLength);
         int payloadStart = PeerDataFraming.Headroom;
-        context.ObserveCheck(allocation, buffer.Slice(payloadStart, payloadLength), fromClient: false, now);
+        context.ObserveRelayed(allocation, buffer.Slice(payloadStart, payloadLength), fromClient: false, now);
         if (allocation.TryGetChannelForPeer(peer, now, out ChannelBinding channel))
         {
             // RFC 8656 §12.5: ChannelData when a channel is bound; padded to 4 on a stream.

@@ -71,16 +71,30 @@ internal sealed class TurnContext
         set => _callQuality = value;
     }
 
-    /// <summary>Times an ICE check inside relayed data when call quality is measured (see <see cref="CheckTracker"/>).</summary>
-    public void ObserveCheck(Allocation allocation, ReadOnlySpan<byte> payload, bool fromClient, long now)
+    /// <summary>
+    /// Relay-side call quality on one relayed payload, when measured: an ICE check is timed (see
+    /// <see cref="CheckTracker"/>), an RTP packet counted towards its stream's loss and jitter (see <see cref="RtpTracker"/>).
+    /// </summary>
+    public void ObserveRelayed(Allocation allocation, ReadOnlySpan<byte> payload, bool fromClient, long now)
     {
-        if (_callQuality is { } observer && CheckTracker.LooksLikeStun(payload))
+        if (_callQuality is not { } observer)
+        {
+            return;
+        }
+
+        if (CheckTracker.LooksLikeStun(payload))
         {
             long sentAt = allocation.TrackCheck(payload, fromClient, now);
             if (sentAt != 0)
             {
                 observer.CheckRoundTrip(allocation.Tuple.Protocol, clientLeg: fromClient, (double)(now - sentAt) / Time.TimestampFrequency);
             }
+        }
+        else if (RtpTracker.LooksLikeRtp(payload)
+            && allocation.TrackRtp(payload, fromClient, now, Time.TimestampFrequency,
+                (long)(Options.CallQualityInterval.TotalSeconds * Time.TimestampFrequency), out double loss, out double jitter))
+        {
+            observer.RtpInterval(allocation.Tuple.Protocol, toPeer: fromClient, loss, jitter);
         }
     }
     private int _nextAlternate;

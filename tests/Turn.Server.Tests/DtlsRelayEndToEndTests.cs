@@ -324,42 +324,35 @@ public sealed class DtlsRelayEndToEndTests(RelayServerFixture server) : IClassFi
     [Fact]
     public async Task A_replaced_certificate_reaches_new_dtls_associations_and_old_ones_keep_working()
     {
-        string dir = Directory.CreateTempSubdirectory("turn-dtls-reload-").FullName;
-        string certFile = Path.Combine(dir, "cert.pem");
-        string keyFile = Path.Combine(dir, "key.pem");
+        using var files = new TempCertificateFiles("turn-dtls-reload-");
+        string certFile = files.CertFile;
+        string keyFile = files.KeyFile;
+        string first = await TestCertificates.WriteAsync(certFile, keyFile, "CN=first.test", DateTime.UtcNow.AddMinutes(-10));
+        var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
+        await custom.InitializeAsync();
         try
         {
-            string first = await TestCertificates.WriteAsync(certFile, keyFile, "CN=first.test", DateTime.UtcNow.AddMinutes(-10));
-            var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
-            await custom.InitializeAsync();
-            try
+            var (before, _) = await ConnectAsync(custom);
+            using (before)
             {
-                var (before, _) = await ConnectAsync(custom);
-                using (before)
+                await AllocateAsync(before);
+                string second = await TestCertificates.WriteAsync(certFile, keyFile, "CN=second.test", DateTime.UtcNow);
+                await Eventually.WaitForAsync(() => RegistryOf(custom).TlsCertificateSha256 == second, "the replaced certificate was not picked up");
+
+                // The client pins one certificate: the old one is refused now, the new one accepted.
+                await Assert.ThrowsAnyAsync<Exception>(() => DtlsTestLink.ConnectAsync(DtlsEndPoint(custom), first, TimeSpan.FromSeconds(3)));
+                using (DtlsTestLink after = await DtlsTestLink.ConnectAsync(DtlsEndPoint(custom), second))
+                using (var client = new TurnTestClient(after, RelayServerFixture.User, RelayServerFixture.Password))
                 {
-                    await AllocateAsync(before);
-                    string second = await TestCertificates.WriteAsync(certFile, keyFile, "CN=second.test", DateTime.UtcNow);
-                    await Eventually.WaitForAsync(() => RegistryOf(custom).TlsCertificateSha256 == second, "the replaced certificate was not picked up");
-
-                    // The client pins one certificate: the old one is refused now, the new one accepted.
-                    await Assert.ThrowsAnyAsync<Exception>(() => DtlsTestLink.ConnectAsync(DtlsEndPoint(custom), first, TimeSpan.FromSeconds(3)));
-                    using (DtlsTestLink after = await DtlsTestLink.ConnectAsync(DtlsEndPoint(custom), second))
-                    using (var client = new TurnTestClient(after, RelayServerFixture.User, RelayServerFixture.Password))
-                    {
-                        await AllocateAsync(client);
-                    }
-
-                    Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Refresh)));
+                    await AllocateAsync(client);
                 }
-            }
-            finally
-            {
-                await custom.DisposeAsync();
+
+                Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Refresh)));
             }
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            await custom.DisposeAsync();
         }
     }
 
@@ -370,43 +363,36 @@ public sealed class DtlsRelayEndToEndTests(RelayServerFixture server) : IClassFi
     [Fact]
     public async Task An_rsa_certificate_serves_dtls()
     {
-        string dir = Directory.CreateTempSubdirectory("turn-dtls-rsa-").FullName;
-        string certFile = Path.Combine(dir, "cert.pem");
-        string keyFile = Path.Combine(dir, "key.pem");
+        using var files = new TempCertificateFiles("turn-dtls-rsa-");
+        string certFile = files.CertFile;
+        string keyFile = files.KeyFile;
+        string pinned = await TestCertificates.WriteAsync(certFile, keyFile, "CN=rsa.test", DateTime.UtcNow, rsa: true);
+        var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile]);
+        await custom.InitializeAsync();
         try
         {
-            string pinned = await TestCertificates.WriteAsync(certFile, keyFile, "CN=rsa.test", DateTime.UtcNow, rsa: true);
-            var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile]);
-            await custom.InitializeAsync();
-            try
+            Assert.Equal(pinned, RegistryOf(custom).TlsCertificateSha256);
+            var (client, _) = await ConnectAsync(custom);
+            using (client)
             {
-                Assert.Equal(pinned, RegistryOf(custom).TlsCertificateSha256);
-                var (client, _) = await ConnectAsync(custom);
-                using (client)
+                TransportAddress relayed = await AllocateAsync(client);
+                using Socket peer = Peer();
+                TransportAddress peerAddress = AddressOf(peer);
+                Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.CreatePermission,
+                    (ref StunMessageWriter w) => w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress))));
+                await client.IndicateAsync(StunMethod.Send, (ref StunMessageWriter w) =>
                 {
-                    TransportAddress relayed = await AllocateAsync(client);
-                    using Socket peer = Peer();
-                    TransportAddress peerAddress = AddressOf(peer);
-                    Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.CreatePermission,
-                        (ref StunMessageWriter w) => w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress))));
-                    await client.IndicateAsync(StunMethod.Send, (ref StunMessageWriter w) =>
-                    {
-                        w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
-                        w.AddAttribute(StunAttributeType.Data, [4, 5, 6]);
-                    });
-                    var atPeer = await ReceiveFromAsync(peer, Wait);
-                    Assert.NotNull(atPeer);
-                    Assert.Equal(relayed, TransportAddress.FromIPEndPoint(atPeer.Value.From));
-                }
-            }
-            finally
-            {
-                await custom.DisposeAsync();
+                    w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
+                    w.AddAttribute(StunAttributeType.Data, [4, 5, 6]);
+                });
+                var atPeer = await ReceiveFromAsync(peer, Wait);
+                Assert.NotNull(atPeer);
+                Assert.Equal(relayed, TransportAddress.FromIPEndPoint(atPeer.Value.From));
             }
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            await custom.DisposeAsync();
         }
     }
 

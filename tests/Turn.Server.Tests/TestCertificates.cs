@@ -24,3 +24,22 @@ internal static class TestCertificates
         return Convert.ToHexString(certificate.GetCertHash(HashAlgorithmName.SHA256));
     }
 }
+
+/// <summary>A certificate and key file pair in a temporary directory of their own, deleted on dispose.</summary>
+internal sealed class TempCertificateFiles : IDisposable
+{
+    private readonly string _directory;
+
+    public TempCertificateFiles(string prefix)
+    {
+        _directory = Directory.CreateTempSubdirectory(prefix).FullName;
+        CertFile = Path.Combine(_directory, "cert.pem");
+        KeyFile = Path.Combine(_directory, "key.pem");
+    }
+
+    public string CertFile { get; }
+
+    public string KeyFile { get; }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+}

@@ -239,58 +239,51 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
     [Fact]
     public async Task Replaced_certificate_files_reach_new_connections_and_broken_ones_keep_the_current_certificate()
     {
-        string dir = Directory.CreateTempSubdirectory("turn-tls-reload-").FullName;
-        string certFile = Path.Combine(dir, "cert.pem");
-        string keyFile = Path.Combine(dir, "key.pem");
+        using var files = new TempCertificateFiles("turn-tls-reload-");
+        string certFile = files.CertFile;
+        string keyFile = files.KeyFile;
+        string first = await TestCertificates.WriteAsync(certFile, keyFile, "CN=first.test", DateTime.UtcNow.AddMinutes(-10));
+        var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
+        await custom.InitializeAsync();
         try
         {
-            string first = await TestCertificates.WriteAsync(certFile, keyFile, "CN=first.test", DateTime.UtcNow.AddMinutes(-10));
-            var custom = new ConfiguredRelayServer(["--cert", certFile, "--pkey", keyFile, "--tls-reload-interval", "1"]);
-            await custom.InitializeAsync();
-            try
+            var registry = custom.Services.GetRequiredService<ListenerRegistry>();
+            var endPoint = new IPEndPoint(IPAddress.Loopback, registry.TlsPort);
+            Assert.Equal(first, registry.TlsCertificateSha256);
+            var (before, beforeTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, first);
+            using (before)
+            await using (beforeTls)
             {
-                var registry = custom.Services.GetRequiredService<ListenerRegistry>();
-                var endPoint = new IPEndPoint(IPAddress.Loopback, registry.TlsPort);
-                Assert.Equal(first, registry.TlsCertificateSha256);
-                var (before, beforeTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, first);
-                using (before)
-                await using (beforeTls)
+                Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
+
+                string second = await TestCertificates.WriteAsync(certFile, keyFile, "CN=second.test", DateTime.UtcNow);
+                await Eventually.WaitForAsync(() => registry.TlsCertificateSha256 == second, "the replaced certificate was not picked up");
+
+                var (after, afterTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, second);
+                using (after)
+                await using (afterTls)
                 {
-                    Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
-
-                    string second = await TestCertificates.WriteAsync(certFile, keyFile, "CN=second.test", DateTime.UtcNow);
-                    await Eventually.WaitForAsync(() => registry.TlsCertificateSha256 == second, "the replaced certificate was not picked up");
-
-                    var (after, afterTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, second);
-                    using (after)
-                    await using (afterTls)
-                    {
-                        Assert.Equal("CN=second.test", afterTls.RemoteCertificate!.Subject);
-                    }
-
-                    // The connection from before the change still works.
-                    Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Refresh)));
-
-                    await File.WriteAllTextAsync(certFile, "not a certificate");
-                    File.SetLastWriteTimeUtc(certFile, DateTime.UtcNow.AddSeconds(5));
-                    await Task.Delay(TimeSpan.FromSeconds(2.5));
-                    Assert.Equal(second, registry.TlsCertificateSha256);
-                    var (later, laterTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, second);
-                    using (later)
-                    await using (laterTls)
-                    {
-                        Assert.Equal("CN=second.test", laterTls.RemoteCertificate!.Subject);
-                    }
+                    Assert.Equal("CN=second.test", afterTls.RemoteCertificate!.Subject);
                 }
-            }
-            finally
-            {
-                await custom.DisposeAsync();
+
+                // The connection from before the change still works.
+                Assert.Null(TurnTestClient.ErrorCode(await before.RequestAsync(StunMethod.Refresh)));
+
+                await File.WriteAllTextAsync(certFile, "not a certificate");
+                File.SetLastWriteTimeUtc(certFile, DateTime.UtcNow.AddSeconds(5));
+                await Task.Delay(TimeSpan.FromSeconds(2.5));
+                Assert.Equal(second, registry.TlsCertificateSha256);
+                var (later, laterTls) = await TurnTestClient.ConnectTlsAsync(endPoint, RelayServerFixture.User, RelayServerFixture.Password, second);
+                using (later)
+                await using (laterTls)
+                {
+                    Assert.Equal("CN=second.test", laterTls.RemoteCertificate!.Subject);
+                }
             }
         }
         finally
         {
-            Directory.Delete(dir, recursive: true);
+            await custom.DisposeAsync();
         }
     }
 }

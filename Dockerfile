@@ -13,8 +13,9 @@
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
-# The project files first, so the package restore is a layer of its own that survives code changes.
-COPY global.json Directory.Build.props Directory.Packages.props ./
+# The build settings (.editorconfig holds analyzer settings: warnings are errors) and the project files first,
+# so the package restore is a layer of its own that survives code changes.
+COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/Turn.Stun/Turn.Stun.csproj src/Turn.Stun/
 COPY src/Turn.Relay/Turn.Relay.csproj src/Turn.Relay/
 COPY src/Turn.Transports/Turn.Transports.csproj src/Turn.Transports/

@@ -3,7 +3,8 @@
 #   1. builds the solution in Release (warnings are errors),
 #   2. runs all xunit test projects (unit, property and end-to-end tests on loopback),
 #   3. starts the built server on a free loopback port and runs every conformance/ script
-#      (real third-party clients) against it.
+#      (real third-party clients) against it; the last one checks the packaging and deployment
+#      files (Dockerfile, deploy/).
 # Installs what it needs when missing (as root, with apt-get). The last line printed is exactly
 # "N passed, N failed"; the exit status is non-zero when anything failed. Skipped tests count as failed.
 set -u -o pipefail
@@ -42,12 +43,29 @@ command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 /usr/bin/python3 -c 'import aiortc' >/dev/null 2>&1 || missing+=(python3-aiortc)
-if [ ${#missing[@]} -gt 0 ]; then
+# The deployment checks (conformance/90-deploy.sh), installed without recommended packages (the
+# prometheus package would bring a node exporter; only its promtool is used).
+lean=()
+command -v yamllint >/dev/null 2>&1 || lean+=(yamllint)
+command -v promtool >/dev/null 2>&1 || lean+=(prometheus)
+command -v kubectl >/dev/null 2>&1 || lean+=(kubernetes-client)
+command -v systemd-analyze >/dev/null 2>&1 || lean+=(systemd)
+command -v ss >/dev/null 2>&1 || lean+=(iproute2)
+command -v setpriv >/dev/null 2>&1 || lean+=(util-linux)
+/usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || lean+=(python3-yaml)
+/usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || lean+=(python3-kubernetes)
+if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "== installing: ${missing[*]}"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        echo "== installing: ${missing[*]} ${lean[*]}"
+        apt-get update -qq
+        if [ ${#missing[@]} -gt 0 ]; then
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        fi
+        if [ ${#lean[@]} -gt 0 ]; then
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null
+        fi
     else
-        echo "== missing packages (install them as root): ${missing[*]}"
+        echo "== missing packages (install them as root): ${missing[*]} ${lean[*]}"
     fi
 fi
 # npm packages of the conformance scripts, exactly as locked (playwright-core drives the system

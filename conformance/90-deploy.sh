@@ -28,7 +28,7 @@
 # promtool too; every metric and label the rules and the dashboard use is one the server exports
 # (its /metrics, scraped from the image's run).
 #
-# systemd (deploy/systemd): systemd-analyze verify; drain-sized TimeoutStopSec, SIGTERM, no ExecReload,
+# systemd (deploy/systemd): systemd-analyze verify; drain-sized TimeoutStopSec, SIGTERM, ExecReload by SIGHUP,
 # hardening; every system call and socket family in the image run's strace is allowed by the unit's
 # SystemCallFilter and RestrictAddressFamilies; the unit's ExecStart with the example configuration and
 # environment refuses the empty secret and starts with one.
@@ -417,7 +417,7 @@ if have systemd-analyze; then
 else
     skip "$name" "systemd-analyze is not installed"
 fi
-check "systemd unit: KillSignal=SIGTERM, TimeoutStopSec a little above the drain timeout, no ExecReload, Restart=on-failure, sandboxing" \
+check "systemd unit: KillSignal=SIGTERM, TimeoutStopSec a little above the drain timeout, ExecReload sends SIGHUP, Restart=on-failure, sandboxing" \
     "$PY" "$CHECKS" unit-check "$unit" "$ROOT/deploy/systemd/turnserver.conf"
 name="systemd unit: every system call and socket family of the image's run is allowed by SystemCallFilter and RestrictAddressFamilies"
 if [ -s "${rw:-/nonexistent}/trace" ] && have systemd-analyze; then
@@ -426,7 +426,7 @@ else
     skip "$name" "no strace log of the server, or no systemd-analyze"
 fi
 
-name="systemd unit's ExecStart with the example turnserver.conf and environment: refuses the empty secret, starts with one, stops on SIGTERM with status 0"
+name="systemd unit's ExecStart with the example turnserver.conf and environment: refuses the empty secret, starts with one, reloads on ExecReload, stops on SIGTERM with status 0"
 if [ "$image_ok" = 1 ]; then
     # ExecStart with /opt/turn-server the published output and /etc/turn-server this repository's examples.
     exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
@@ -447,7 +447,18 @@ if [ "$image_ok" = 1 ]; then
     second=$?
     ready=$(http_status "$admin_port" /readyz)
     status=none
+    reloaded=no
     if [ "$second" = 0 ]; then
+        # ExecReload as systemd runs it, $MAINPID being the server.
+        exec_reload=$(sed -n 's/^ExecReload=//p' "$unit")
+        exec_reload=${exec_reload//\$MAINPID/$run_pid}
+        read -r -a reload_command <<<"$exec_reload"
+        "${reload_command[@]}"
+        for _ in $(seq 1 50); do
+            grep -q 'Configuration reloaded (SIGHUP)' "$run_log" && { reloaded=yes; break; }
+            sleep 0.1
+        done
+        [ "$(http_status "$admin_port" /readyz)" = 200 ] || reloaded="no (not ready after it)"
         kill -TERM "$run_pid"
         for _ in $(seq 1 100); do kill -0 "$run_pid" 2>/dev/null || break; sleep 0.1; done
         if kill -0 "$run_pid" 2>/dev/null; then
@@ -457,12 +468,13 @@ if [ "$image_ok" = 1 ]; then
             status=$?
         fi
     fi
-    if [ "$first" = 1 ] && [ "$first_status" = 1 ] && [ "$second" = 0 ] && [ "$ready" = 200 ] && [ "$status" = 0 ]; then
-        pass "$name" "empty secret: exit 1; with one: /readyz $ready, SIGTERM: exit $status"
+    if [ "$first" = 1 ] && [ "$first_status" = 1 ] && [ "$second" = 0 ] && [ "$ready" = 200 ] && [ "$reloaded" = yes ] &&
+        [ "$status" = 0 ]; then
+        pass "$name" "empty secret: exit 1; with one: /readyz $ready, ExecReload: reloaded, SIGTERM: exit $status"
     else
         show "$tmp/unit-empty.log"
         show "$tmp/unit.log"
-        fail "$name" "empty secret: started $first exit $first_status; with one: started $second, /readyz $ready, exit $status"
+        fail "$name" "empty secret: started $first exit $first_status; with one: started $second, /readyz $ready, reloaded $reloaded, exit $status"
     fi
 else
     skip "$name" "no image build to run"

@@ -35,7 +35,7 @@ Each subcommand prints its findings and exits 0 when there is nothing wrong, 1 w
       (UNIT_FILE "-": the file system checks only).
   unit-check UNIT_FILE CONF_FILE
       The systemd unit: KillSignal=SIGTERM, TimeoutStopSec above the --drain-timeout of the
-      configuration file (default 600), no ExecReload (the server does not reload on SIGHUP),
+      configuration file (default 600), ExecReload sending SIGHUP to the main process,
       Restart=on-failure, the hardening settings docs/deploy.md names.
   metric-names METRICS_TEXT FILE...
       Every metric name used in the PromQL of the rule files and dashboards given is one the
@@ -822,8 +822,9 @@ def unit_check(unit_file, conf_file):
     seconds = int(m.group(1)) * (60 if m and m.group(2) in ("min", "m") else 1) if m else None
     if seconds is None or not drain < seconds <= drain + 120:
         problem(f"TimeoutStopSec={stop}: want a little more than the drain timeout {drain}")
-    if ("Service", "ExecReload") in settings:
-        problem("ExecReload: the server does not reload on SIGHUP")
+    reload = one("ExecReload") or ""
+    if not re.fullmatch(r"\S*kill -(HUP|SIGHUP|1) \$MAINPID", reload):
+        problem(f"ExecReload={reload}: want kill -HUP $MAINPID (the server reloads its settings on SIGHUP)")
     if one("KillMode") not in ("mixed", "control-group", None):
         problem(f"KillMode={one('KillMode')}")
     if one("Restart") not in ("on-failure", "on-abnormal"):

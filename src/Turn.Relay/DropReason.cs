@@ -25,4 +25,6 @@ public enum DropReason
     NoChannel,
     /// <summary>The allocation's bandwidth limit (--max-bps) was exceeded.</summary>
     BandwidthExceeded,
+    /// <summary>RFC 8656 §8.1: data for a peer of a family whose relayed address a dual allocation no longer has.</summary>
+    NoRelayForFamily,
 }

@@ -55,8 +55,12 @@ public sealed partial class AllocationAudit(TimeProvider time, ILogger<Allocatio
     public void Created(Allocation allocation)
     {
         ArgumentNullException.ThrowIfNull(allocation);
-        AllocationCreated(logger, allocation.Tuple.Protocol, allocation.Tuple.Client, allocation.Username, allocation.RelayedAddress,
-            (allocation.ExpiresAt - allocation.CreatedAt) / time.TimestampFrequency);
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            string relay = RelayText(allocation);
+            AllocationCreated(logger, allocation.Tuple.Protocol, allocation.Tuple.Client, allocation.Username, relay,
+                (allocation.ExpiresAt - allocation.CreatedAt) / time.TimestampFrequency);
+        }
     }
 
     public void Ended(Allocation allocation, AllocationEndReason reason)
@@ -71,10 +75,16 @@ public sealed partial class AllocationAudit(TimeProvider time, ILogger<Allocatio
         if (logger.IsEnabled(LogLevel.Information))
         {
             double lived = Math.Round(time.GetElapsedTime(allocation.CreatedAt).TotalSeconds, 1);
-            AllocationEnded(logger, allocation.Tuple.Protocol, allocation.Tuple.Client, allocation.Username, allocation.RelayedAddress,
+            string relay = RelayText(allocation);
+            AllocationEnded(logger, allocation.Tuple.Protocol, allocation.Tuple.Client, allocation.Username, relay,
                 reason, lived, allocation.PacketsToPeer, allocation.BytesToPeer, allocation.PacketsToClient, allocation.BytesToClient);
         }
     }
+
+    /// <summary>The relayed address, or both of a dual allocation ("IPv4 and IPv6").</summary>
+    private static string RelayText(Allocation allocation) => allocation.IsDual
+        ? $"{allocation.RelayedAddress} and {allocation.AdditionalRelayedAddress}"
+        : allocation.RelayedAddress.ToString();
 
     /// <summary>The label and log text of a reason.</summary>
     public static string ReasonName(AllocationEndReason reason) => reason switch
@@ -89,12 +99,11 @@ public sealed partial class AllocationAudit(TimeProvider time, ILogger<Allocatio
     [LoggerMessage(EventId = 300, Level = LogLevel.Information,
         Message = "Allocation created: {Transport} client {Client} user {Username} relay {Relay} lifetime {LifetimeSeconds} s")]
     private static partial void AllocationCreated(ILogger logger, TransportProtocol transport, TransportAddress client, string username,
-        TransportAddress relay,
-        long lifetimeSeconds);
+        string relay, long lifetimeSeconds);
 
     [LoggerMessage(EventId = 301, Level = LogLevel.Information,
         Message = "Allocation ended ({Reason}): {Transport} client {Client} user {Username} relay {Relay} after {DurationSeconds} s; " +
             "to peers {PacketsToPeer} packets {BytesToPeer} bytes, to client {PacketsToClient} packets {BytesToClient} bytes")]
     private static partial void AllocationEnded(ILogger logger, TransportProtocol transport, TransportAddress client, string username,
-        TransportAddress relay, AllocationEndReason reason, double durationSeconds, long packetsToPeer, long bytesToPeer, long packetsToClient, long bytesToClient);
+        string relay, AllocationEndReason reason, double durationSeconds, long packetsToPeer, long bytesToPeer, long packetsToClient, long bytesToClient);
 }

@@ -76,7 +76,7 @@ public static class CommandLineTranslator
         new("max-connections", null, Kind.Value, "Turn:MaxConnections", null, "N",
             "Client connections (TCP and TLS together) open at once at most; more are closed on arrival (default 10000)."),
         new("relay-ip", 'E', Kind.ListValue, "Turn:RelayIps", null, "IP",
-            "Address relay sockets bind to, one for now (default: the listening address, or the host's first IPv4)."),
+            "Address relay sockets bind to; one IPv4 and one IPv6 at most (default: the listening addresses, else the host's first IPv4 and global IPv6)."),
         new("min-port", null, Kind.Value, "Turn:MinPort", null, "PORT", "Lowest relay port (default 49152)."),
         new("max-port", null, Kind.Value, "Turn:MaxPort", null, "PORT", "Highest relay port (default 65535)."),
         new("external-ip", 'X', Kind.ListValue, "Turn:ExternalIps", null, "PUBLIC[/PRIVATE]",

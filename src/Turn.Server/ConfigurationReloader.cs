@@ -17,7 +17,7 @@ namespace Turn.Server;
 /// sockets take a restart; a reload that changes one says so in the log.
 /// </summary>
 public sealed partial class ConfigurationReloader(ConfigurationInputs inputs, ReloadableConfigurationSource overlay, IConfiguration hostConfiguration,
-    IOptions<TurnServerOptions> startOptions, LongTermAuthenticator authenticator, StunMessageProcessor processor, UdpRelayPortAllocator ports,
+    IOptions<TurnServerOptions> startOptions, LongTermAuthenticator authenticator, StunMessageProcessor processor, RelayPortAllocatorSet ports,
     ILogger<ConfigurationReloader> logger)
 {
     /// <summary>Settings read once at start; a reload that changes one of them is told it needs a restart.</summary>

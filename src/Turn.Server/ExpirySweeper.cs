@@ -9,7 +9,7 @@ namespace Turn.Server;
 /// and unclaimed port reservations. The relay path checks expiry itself on every packet, so this only frees memory
 /// and ports; it never decides whether a packet passes.
 /// </summary>
-internal sealed class ExpirySweeper(AllocationTable allocations, UdpRelayPortAllocator ports, TimeProvider time) : BackgroundService
+internal sealed class ExpirySweeper(AllocationTable allocations, RelayPortAllocatorSet ports, TimeProvider time) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 

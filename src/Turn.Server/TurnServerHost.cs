@@ -56,12 +56,12 @@ public static class TurnServerHost
         services.AddSingleton(provider =>
         {
             TurnServerOptions options = Options(provider);
-            return new UdpRelayPortAllocator(RelayAddressSelector.Select(options), options.MinPort, options.MaxPort,
-                provider.GetRequiredService<TransportCounters>(), provider.GetRequiredService<TimeProvider>(),
-                provider.GetRequiredService<ILoggerFactory>().CreateLogger<UdpRelayPortAllocator>(),
-                provider.GetRequiredService<UdpIoSetup>().Poller);
+            ILogger logger = provider.GetRequiredService<ILoggerFactory>().CreateLogger<UdpRelayPortAllocator>();
+            return new RelayPortAllocatorSet(RelayAddressSelector.Select(options).Select(address => new UdpRelayPortAllocator(address,
+                options.MinPort, options.MaxPort, provider.GetRequiredService<TransportCounters>(), provider.GetRequiredService<TimeProvider>(),
+                logger, provider.GetRequiredService<UdpIoSetup>().Poller)));
         });
-        services.AddSingleton(provider => CreatePeerPolicy(Options(provider), provider.GetRequiredService<UdpRelayPortAllocator>()));
+        services.AddSingleton(provider => CreatePeerPolicy(Options(provider), provider.GetRequiredService<RelayPortAllocatorSet>()));
         services.AddSingleton(provider =>
         {
             TurnServerOptions options = Options(provider);
@@ -70,7 +70,7 @@ public static class TurnServerHost
         services.AddSingleton(provider =>
         {
             TurnServerOptions options = Options(provider);
-            UdpRelayPortAllocator ports = provider.GetRequiredService<UdpRelayPortAllocator>();
+            RelayPortAllocatorSet ports = provider.GetRequiredService<RelayPortAllocatorSet>();
             var processor = new StunMessageProcessor(CreateEngineOptions(options, ports), provider.GetRequiredService<ServerCounters>(),
                 provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<AllocationTable>(), ports,
                 provider.GetRequiredService<PeerAddressPolicy>(), provider.GetRequiredService<LongTermAuthenticator>());
@@ -127,15 +127,19 @@ public static class TurnServerHost
         NonceLifetime = TimeSpan.FromSeconds(options.StaleNonceSeconds),
     };
 
-    internal static TurnEngineOptions CreateEngineOptions(TurnServerOptions options, UdpRelayPortAllocator ports)
+    internal static TurnEngineOptions CreateEngineOptions(TurnServerOptions options, RelayPortAllocatorSet ports)
     {
         var external = new Dictionary<TransportAddress, TransportAddress>();
         foreach (string entry in options.ExternalIps)
         {
             if (ExternalAddressMap.TryParse(entry, out IPAddress? publicAddress, out IPAddress? privateAddress))
             {
-                IPAddress local = privateAddress ?? ports.Address;
-                external[TransportAddress.FromIPAddress(local, 0)] = TransportAddress.FromIPAddress(publicAddress!, 0);
+                // A public address alone maps the relay address of its own family.
+                IPAddress? local = privateAddress ?? ports.AddressOf(TransportAddress.FromIPAddress(publicAddress!, 0).Family);
+                if (local is not null)
+                {
+                    external[TransportAddress.FromIPAddress(local, 0)] = TransportAddress.FromIPAddress(publicAddress!, 0);
+                }
             }
         }
 
@@ -161,9 +165,9 @@ public static class TurnServerHost
     /// RFC 8656 §21.2.2: the server's own addresses (listening, relay, external) are never peers, except the relay
     /// port range of its own relay addresses (another allocation's relayed address is a fine peer).
     /// </summary>
-    internal static PeerAddressPolicy CreatePeerPolicy(TurnServerOptions options, UdpRelayPortAllocator ports)
+    internal static PeerAddressPolicy CreatePeerPolicy(TurnServerOptions options, RelayPortAllocatorSet ports)
     {
-        var own = new List<IPAddress> { ports.Address };
+        var own = new List<IPAddress>(ports.Addresses);
         foreach (string listening in options.ListeningIps)
         {
             IPAddress address = IPAddress.Parse(listening);

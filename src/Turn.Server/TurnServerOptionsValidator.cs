@@ -204,10 +204,24 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
     {
         string section = TurnServerOptions.SectionName;
         ValidateAddresses(options.RelayIps, $"{section}:RelayIps", failures);
-        if (options.RelayIps.Count > 1)
+        // One relay address per family (RFC 8656 §7.2: REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY choose by
+        // family); refuse the rest rather than ignore them, and a wildcard, which cannot be told to a client.
+        var families = new HashSet<System.Net.Sockets.AddressFamily>();
+        foreach (string entry in options.RelayIps)
         {
-            // Refuse rather than silently ignore the rest: one relay address (of either family) is served for now.
-            failures.Add($"{section}:RelayIps has {options.RelayIps.Count} entries; one relay address is supported for now.");
+            if (!System.Net.IPAddress.TryParse(entry, out System.Net.IPAddress? address))
+            {
+                continue;
+            }
+
+            if (address.Equals(System.Net.IPAddress.Any) || address.Equals(System.Net.IPAddress.IPv6Any))
+            {
+                failures.Add($"{section}:RelayIps: {entry} is a wildcard; a relay address must be one clients can be told.");
+            }
+            else if (!families.Add(address.AddressFamily))
+            {
+                failures.Add($"{section}:RelayIps has more than one {(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? "IPv4" : "IPv6")} address; one per family is served.");
+            }
         }
 
         if (options.MinPort is < 1 or > 65535 || options.MaxPort is < 1 or > 65535 || options.MinPort > options.MaxPort)

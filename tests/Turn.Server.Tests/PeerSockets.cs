@@ -23,7 +23,8 @@ internal static class PeerSockets
         using var cts = new CancellationTokenSource(timeout);
         try
         {
-            SocketReceiveFromResult result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+            IPAddress any = socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
+            SocketReceiveFromResult result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(any, 0), cts.Token);
             return (buffer[..result.ReceivedBytes], (IPEndPoint)result.RemoteEndPoint);
         }
         catch (OperationCanceledException)

@@ -40,7 +40,7 @@ public class QuotaFloodTests(QuotaRelayServerFixture server) : IClassFixture<Quo
             Assert.Equal(QuotaRelayServerFixture.TotalQuota, granted);
             Assert.Equal(30 - QuotaRelayServerFixture.TotalQuota, refused);
             Assert.Equal(QuotaRelayServerFixture.TotalQuota, server.Services.GetRequiredService<AllocationTable>().Count);
-            Assert.Equal(QuotaRelayServerFixture.TotalQuota, server.Services.GetRequiredService<UdpRelayPortAllocator>().PortsInUse);
+            Assert.Equal(QuotaRelayServerFixture.TotalQuota, server.Services.GetRequiredService<RelayPortAllocatorSet>().PortsInUse);
             foreach (string user in users)
             {
                 Assert.InRange(server.Services.GetRequiredService<AllocationTable>().CountForUser(user), 0, QuotaRelayServerFixture.UserQuota);

@@ -121,3 +121,17 @@ public sealed class ShortIdleServerFixture : ServerFixture
 {
     protected override IEnumerable<string> ExtraArguments => ["--tcp-idle-timeout", "1"];
 }
+
+/// <summary>The relay server with a relay address of each family: 127.0.0.1 and ::1 (RFC 8656 §7.2 dual allocations).</summary>
+public class DualStackRelayServerFixture : ServerFixture
+{
+    protected override IEnumerable<string> ExtraArguments =>
+        ["--realm", RelayServerFixture.Realm, "--user", $"{RelayServerFixture.User}:{RelayServerFixture.Password}",
+         "--relay-ip", "127.0.0.1", "--relay-ip", "::1", "--allow-loopback-peers"];
+}
+
+/// <summary>The dual-stack relay server with relay sockets served by the portable .NET socket loops.</summary>
+public sealed class SocketsDualStackRelayServerFixture : DualStackRelayServerFixture
+{
+    protected override IEnumerable<string> ExtraArguments => [.. base.ExtraArguments, "--udp-io", "sockets"];
+}

@@ -114,7 +114,7 @@ public sealed class TcpRelayEndToEndTests(RelayServerFixture server) : IClassFix
     [Fact]
     public async Task Rfc8656_S2_closing_the_connection_deletes_its_allocation_and_frees_the_relay_port()
     {
-        var ports = server.Services.GetRequiredService<UdpRelayPortAllocator>();
+        var ports = server.Services.GetRequiredService<RelayPortAllocatorSet>();
         var (client, _) = await AllocateAsync();
         long deleted = server.Counters.AllocationsDeleted;
         int portsInUse = ports.PortsInUse;

@@ -371,14 +371,33 @@ public sealed class TurnConfigurationTests : IDisposable
         Assert.Equal(["dave:four", "carol:three"], options.Users); // lists add up in the order they appear
     }
 
-    /// <summary>A second relay address would be ignored, so it is refused instead.</summary>
+    /// <summary>
+    /// RFC 8656 §7.2: one relay address per family (REQUESTED-/ADDITIONAL-ADDRESS-FAMILY choose by family); a second
+    /// address of a family would be ignored, so it is refused, and so is a wildcard.
+    /// </summary>
     [Fact]
-    public void More_than_one_relay_ip_is_refused_rather_than_ignored()
+    public void One_relay_ip_per_family_and_no_wildcard()
     {
         ValidateOptionsResult result = Validate("--relay-ip", "10.0.0.1", "--relay-ip", "10.0.0.2");
         Assert.True(result.Failed);
-        Assert.Contains("Turn:RelayIps", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Turn:RelayIps has more than one IPv4 address", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("more than one IPv6", Validate("-E", "2001:db8::1", "-E", "2001:db8::2").FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("wildcard", Validate("--relay-ip", "0.0.0.0").FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("wildcard", Validate("--relay-ip", "::").FailureMessage, StringComparison.Ordinal);
         Assert.True(Validate("--relay-ip", "10.0.0.1").Succeeded);
+        Assert.True(Validate("--relay-ip", "10.0.0.1", "--relay-ip", "2001:db8::1").Succeeded);
+    }
+
+    /// <summary>The relay addresses: configured ones as given; else one per family from the concrete listening addresses.</summary>
+    [Fact]
+    public void Relay_addresses_follow_the_configuration_then_the_listening_addresses()
+    {
+        Assert.Equal([IPAddress.Parse("10.0.0.1"), IPAddress.Parse("2001:db8::1")],
+            RelayAddressSelector.Select(Bind("--relay-ip", "10.0.0.1", "--relay-ip", "2001:db8::1")));
+        Assert.Equal([IPAddress.Parse("2001:db8::7")], RelayAddressSelector.Select(Bind("--relay-ip", "2001:db8::7")));
+        Assert.Equal([IPAddress.Loopback, IPAddress.IPv6Loopback],
+            RelayAddressSelector.Select(Bind("-L", "127.0.0.1", "-L", "::1", "-L", "127.0.0.2")));
+        Assert.Equal([IPAddress.Loopback], RelayAddressSelector.Select(Bind("-L", "127.0.0.1")));
     }
 
     /// <summary>Listening and relay addresses must be written out: "10.1" is not silently read as 10.0.0.1.</summary>

@@ -20,6 +20,13 @@ public sealed class Allocation
     private long _expiresAt;
     private int _deleted;
 
+    // A dual allocation (RFC 8656 §7.2 item 9: ADDITIONAL-ADDRESS-FAMILY) has a second relayed address, of the other
+    // family, and each family has its own lifetime (§8.1: a Refresh with REQUESTED-ADDRESS-FAMILY refreshes or
+    // deletes one of them). A family's expiry is 0 once it is deleted; _expiresAt is the later of the two.
+    private readonly IRelayEndpoint? _additional;
+    private long _primaryExpiresAt;
+    private long _additionalExpiresAt;
+
     // Relayed application data (payload bytes, without TURN framing), for the audit log and the metrics. Each direction
     // has one writer (the receive loop of the client's 5-tuple; the loop of the relay socket), so plain adds suffice and
     // cost the relay path no locked instruction; readers see whole 64-bit values. Were two loops ever to write one
@@ -33,10 +40,11 @@ public sealed class Allocation
     private long _bytesToClient;
 
     internal Allocation(FiveTuple tuple, string username, TransactionId allocateTransaction, RelayPortGrant relay,
-        TransportAddress relayedAddress, IClientSender client, long expiresAt, bool additionalIpv6Refused = false, long createdAt = 0)
+        TransportAddress relayedAddress, IClientSender client, long expiresAt, AddressFamilyRefusal refusedFamily = default, long createdAt = 0,
+        IRelayEndpoint? additionalRelay = null, TransportAddress additionalRelayedAddress = default)
     {
         CreatedAt = createdAt;
-        AdditionalIpv6Refused = additionalIpv6Refused;
+        RefusedFamily = refusedFamily;
         Tuple = tuple;
         Username = username;
         AllocateTransaction = allocateTransaction;
@@ -45,6 +53,13 @@ public sealed class Allocation
         RelayedAddress = relayedAddress;
         Client = client;
         _expiresAt = expiresAt;
+        if (additionalRelay is not null)
+        {
+            _additional = additionalRelay;
+            AdditionalRelayedAddress = additionalRelayedAddress;
+            _primaryExpiresAt = expiresAt;
+            _additionalExpiresAt = expiresAt;
+        }
     }
 
     public FiveTuple Tuple { get; }
@@ -55,15 +70,25 @@ public sealed class Allocation
     /// <summary>RFC 8656 §7.2 NOTE: a retransmitted Allocate carries the same transaction id and gets the same answer.</summary>
     public TransactionId AllocateTransaction { get; }
 
+    /// <summary>The relay endpoint of <see cref="RelayedAddress"/> (the IPv4 one of a dual allocation).</summary>
     public IRelayEndpoint Relay { get; }
 
     /// <summary>The relayed address as told to the client (after any external-address mapping).</summary>
     public TransportAddress RelayedAddress { get; }
 
+    /// <summary>The second relayed address of a dual allocation (RFC 8656 §7.2 item 9), as told to the client; else default.</summary>
+    public TransportAddress AdditionalRelayedAddress { get; }
+
+    /// <summary>Whether this is a dual allocation: one relayed address of each family.</summary>
+    public bool IsDual => _additional is not null;
+
     public ulong? ReservationToken { get; }
 
-    /// <summary>RFC 8656 §7.2 item 9: the client asked for an IPv6 relay too and could not have one (ADDRESS-ERROR-CODE 440).</summary>
-    public bool AdditionalIpv6Refused { get; }
+    /// <summary>
+    /// RFC 8656 §7.2 item 9: the client asked for a dual allocation and one family could not be had (ADDRESS-ERROR-CODE
+    /// 440 or 508 in the success response); default when nothing was refused.
+    /// </summary>
+    public AddressFamilyRefusal RefusedFamily { get; }
 
     public IClientSender Client { get; }
 
@@ -98,6 +123,40 @@ public sealed class Allocation
 
     public bool IsLive(long now) => !IsDeleted && now < ExpiresAt;
 
+    /// <summary>Whether the relayed address of this family is live (a dual allocation's families live and die apart).</summary>
+    public bool IsLiveFor(StunAddressFamily family, long now) => !IsDeleted && now < ExpiresAtFor(family);
+
+    /// <summary>When the relayed address of <paramref name="family"/> expires; 0 when the allocation has none (or it was deleted).</summary>
+    public long ExpiresAtFor(StunAddressFamily family)
+    {
+        if (_additional is null)
+        {
+            return family == RelayedAddress.Family ? ExpiresAt : 0;
+        }
+
+        return family == RelayedAddress.Family ? Volatile.Read(ref _primaryExpiresAt)
+            : family == AdditionalRelayedAddress.Family ? Volatile.Read(ref _additionalExpiresAt) : 0;
+    }
+
+    /// <summary>
+    /// RFC 8656 §10.1, §11.2: the endpoint that sends to peers of <paramref name="family"/>, if the allocation has a
+    /// live relayed address of that family; null otherwise (the datagram is dropped).
+    /// </summary>
+    public IRelayEndpoint? RelayFor(StunAddressFamily family, long now)
+    {
+        if (_additional is null)
+        {
+            return family == RelayedAddress.Family ? Relay : null;
+        }
+
+        if (!IsLiveFor(family, now))
+        {
+            return null;
+        }
+
+        return family == RelayedAddress.Family ? Relay : _additional;
+    }
+
     /// <summary>
     /// An ICE check or its response inside relayed data (see <see cref="CheckTracker"/>); returns when the request it
     /// answers was seen, or 0. Serialized on the allocation: it only runs for the rare payloads that are STUN.
@@ -128,7 +187,107 @@ public sealed class Allocation
         _bytesToClient += bytes;
     }
 
-    internal void SetExpiry(long expiresAt) => Volatile.Write(ref _expiresAt, expiresAt);
+    /// <summary>Sets the lifetime of the allocation (of every family of a dual one that is still there).</summary>
+    internal void SetExpiry(long expiresAt)
+    {
+        if (_additional is null)
+        {
+            Volatile.Write(ref _expiresAt, expiresAt);
+            return;
+        }
+
+        lock (_sync)
+        {
+            if (_primaryExpiresAt != 0)
+            {
+                Volatile.Write(ref _primaryExpiresAt, expiresAt);
+            }
+
+            if (_additionalExpiresAt != 0)
+            {
+                Volatile.Write(ref _additionalExpiresAt, expiresAt);
+            }
+
+            Volatile.Write(ref _expiresAt, Math.Max(_primaryExpiresAt, _additionalExpiresAt));
+        }
+    }
+
+    /// <summary>RFC 8656 §8.1: refreshes one family of a dual allocation (or the whole allocation of that one family).</summary>
+    internal void SetExpiry(StunAddressFamily family, long expiresAt)
+    {
+        if (_additional is null)
+        {
+            SetExpiry(expiresAt);
+            return;
+        }
+
+        lock (_sync)
+        {
+            ref long leg = ref family == RelayedAddress.Family ? ref _primaryExpiresAt : ref _additionalExpiresAt;
+            if (leg != 0)
+            {
+                Volatile.Write(ref leg, expiresAt);
+            }
+
+            Volatile.Write(ref _expiresAt, Math.Max(_primaryExpiresAt, _additionalExpiresAt));
+        }
+    }
+
+    /// <summary>
+    /// RFC 8656 §8.1: deletes the relayed address of <paramref name="family"/> from a dual allocation whose other family
+    /// is still live, closing its endpoint; permissions and channels stay (those of the other family go on working).
+    /// False when that would leave no relayed address: then the caller deletes the whole allocation.
+    /// </summary>
+    internal bool TryRemoveFamily(StunAddressFamily family, long now)
+    {
+        if (_additional is null)
+        {
+            return false;
+        }
+
+        IRelayEndpoint endpoint;
+        lock (_sync)
+        {
+            bool primary = family == RelayedAddress.Family;
+            long other = primary ? _additionalExpiresAt : _primaryExpiresAt;
+            ref long leg = ref primary ? ref _primaryExpiresAt : ref _additionalExpiresAt;
+            if (leg == 0 || other <= now)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref leg, 0);
+            Volatile.Write(ref _expiresAt, other);
+            endpoint = primary ? Relay : _additional;
+        }
+
+        endpoint.Dispose();
+        return true;
+    }
+
+    /// <summary>Closes the relay endpoints still open (the allocation is gone).</summary>
+    internal void DisposeRelays()
+    {
+        if (_additional is null)
+        {
+            Relay.Dispose();
+            return;
+        }
+
+        lock (_sync)
+        {
+            // A family deleted before (expiry 0) already closed its endpoint.
+            if (_primaryExpiresAt != 0)
+            {
+                Relay.Dispose();
+            }
+
+            if (_additionalExpiresAt != 0)
+            {
+                _additional.Dispose();
+            }
+        }
+    }
 
     /// <summary>Marks the allocation gone; true for the caller that did it (who then releases its resources).</summary>
     internal bool MarkDeleted() => Interlocked.Exchange(ref _deleted, 1) == 0;
@@ -232,6 +391,20 @@ public sealed class Allocation
     /// <summary>Drops expired permissions and channels (RFC 8656 §9, §12: they simply stop existing).</summary>
     internal void RemoveExpired(long now)
     {
+        // A dual allocation's family that expired before the other (RFC 8656 §8.1) closes its endpoint now.
+        if (_additional is not null)
+        {
+            if (Volatile.Read(ref _primaryExpiresAt) is > 0 and var primary && primary <= now)
+            {
+                TryRemoveFamily(RelayedAddress.Family, now);
+            }
+
+            if (Volatile.Read(ref _additionalExpiresAt) is > 0 and var additional && additional <= now)
+            {
+                TryRemoveFamily(AdditionalRelayedAddress.Family, now);
+            }
+        }
+
         lock (_sync)
         {
             foreach (var (peer, expiresAt) in _permissions)

@@ -106,7 +106,7 @@ public sealed class AllocationTable
             DecrementUser(allocation.Username);
         }
 
-        allocation.Relay.Dispose();
+        allocation.DisposeRelays();
         _observer?.Ended(allocation, reason);
         return true;
     }

@@ -83,18 +83,6 @@ internal sealed class AllocateHandler
             return responses.WriteError(response, header, StunErrorCode.BadRequest, key);
         }
 
-        // Item 7: the family asked for must be one this server relays (none asked: IPv4).
-        StunAddressFamily family = StunAddressFamily.IPv4;
-        if (hasRequestedFamily)
-        {
-            AddressFamilyValue.TryRead(requestedFamilyAttribute.Value, out family);
-        }
-
-        if (!_context.Ports.Supports(family))
-        {
-            return responses.WriteError(response, header, StunErrorCode.AddressFamilyNotSupported, key);
-        }
-
         bool reserveNext = false;
         if (hasEvenPort && EvenPortValue.TryRead(evenPortAttribute.Value, out reserveNext) && reserveNext && hasAdditionalFamily)
         {
@@ -102,21 +90,45 @@ internal sealed class AllocateHandler
             return responses.WriteError(response, header, StunErrorCode.BadRequest, key);
         }
 
-        // Item 9: ADDITIONAL-ADDRESS-FAMILY may only ask for IPv6 on top of IPv4.
-        bool additionalIpv6Refused = false;
+        // Item 7: the family asked for must be one this server relays (none asked: IPv4). Item 9: ADDITIONAL-ADDRESS-FAMILY
+        // may only ask for IPv6 on top of IPv4; a dual allocation gets what it can of the two and is told what it could
+        // not have (ADDRESS-ERROR-CODE), and only when neither family can be had is it refused (508).
+        StunAddressFamily family = StunAddressFamily.IPv4;
+        StunAddressFamily additional = StunAddressFamily.None;
+        AddressFamilyRefusal refused = default;
+        if (hasRequestedFamily)
+        {
+            AddressFamilyValue.TryRead(requestedFamilyAttribute.Value, out family);
+        }
+
         if (hasAdditionalFamily)
         {
-            AddressFamilyValue.TryRead(additionalFamilyAttribute.Value, out StunAddressFamily additional);
-            if (additional != StunAddressFamily.IPv6)
+            AddressFamilyValue.TryRead(additionalFamilyAttribute.Value, out StunAddressFamily asked);
+            if (asked != StunAddressFamily.IPv6)
             {
                 return responses.WriteError(response, header, StunErrorCode.BadRequest, key);
             }
 
-            additionalIpv6Refused = !_context.Ports.Supports(StunAddressFamily.IPv6);
-            if (additionalIpv6Refused && !_context.Ports.Supports(StunAddressFamily.IPv4))
+            bool ipv4 = _context.Ports.Supports(StunAddressFamily.IPv4);
+            bool ipv6 = _context.Ports.Supports(StunAddressFamily.IPv6);
+            if (!ipv4 && !ipv6)
             {
                 return responses.WriteError(response, header, StunErrorCode.InsufficientCapacity, key);
             }
+
+            if (ipv4 && ipv6)
+            {
+                additional = StunAddressFamily.IPv6;
+            }
+            else
+            {
+                family = ipv4 ? StunAddressFamily.IPv4 : StunAddressFamily.IPv6;
+                refused = new AddressFamilyRefusal(ipv4 ? StunAddressFamily.IPv6 : StunAddressFamily.IPv4, StunErrorCode.AddressFamilyNotSupported);
+            }
+        }
+        else if (!_context.Ports.Supports(family))
+        {
+            return responses.WriteError(response, header, StunErrorCode.AddressFamilyNotSupported, key);
         }
 
         // RFC 8656 §21.4: no allocations for clients behind Teredo or 6to4 tunnels (amplification through the tunnel).
@@ -154,13 +166,25 @@ internal sealed class AllocateHandler
             return responses.WriteError(response, header, StunErrorCode.InsufficientCapacity, key);
         }
 
+        // Item 9: the IPv6 half of a dual allocation; without a port for it the IPv4 half is granted alone (508 for IPv6).
+        IRelayEndpoint? additionalEndpoint = null;
+        if (additional != StunAddressFamily.None)
+        {
+            additionalEndpoint = _context.Ports.TryAllocate(new RelayPortRequest(additional, hasEvenPort, false))?.Endpoint;
+            if (additionalEndpoint is null)
+            {
+                refused = new AddressFamilyRefusal(additional, StunErrorCode.InsufficientCapacity);
+            }
+        }
+
         IRelayEndpoint endpoint = grant.Value.Endpoint;
         TransportAddress relayed = _context.MapToExternal(endpoint.LocalAddress);
         long expiresAt = _context.After(now, GrantedLifetime(request));
         long bytesPerSecond = _context.Options.MaxBytesPerSecond;
         long frequency = _context.Time.TimestampFrequency;
         var allocation = new Allocation(tuple, key.Username, header.TransactionId, grant.Value, relayed,
-            transport.CreateSender(tuple), expiresAt, additionalIpv6Refused, createdAt: now)
+            transport.CreateSender(tuple), expiresAt, refused, createdAt: now, additionalEndpoint,
+            additionalEndpoint is null ? default : _context.MapToExternal(additionalEndpoint.LocalAddress))
         {
             ToPeerLimit = bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond, frequency, now) : null,
             ToClientLimit = bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond, frequency, now) : null,
@@ -169,11 +193,14 @@ internal sealed class AllocateHandler
         {
             // Another copy of this request won the race for the 5-tuple.
             endpoint.Dispose();
+            additionalEndpoint?.Dispose();
             return responses.WriteError(response, header, StunErrorCode.AllocationMismatch, key);
         }
 
         endpoint.SetDontFragment(dontFragment);
         endpoint.Attach(allocation, _peerData);
+        additionalEndpoint?.SetDontFragment(dontFragment);
+        additionalEndpoint?.Attach(allocation, _peerData);
         _context.Counters.CountAllocationCreated();
         _context.Allocations.NotifyCreated(allocation);
         return WriteSuccess(allocation, header, key, tuple, now, response);
@@ -184,16 +211,21 @@ internal sealed class AllocateHandler
             && UInt32Value.TryRead(attribute.Value, out uint seconds) ? seconds : null);
 
     /// <summary>
-    /// RFC 8656 §7.2: XOR-RELAYED-ADDRESS, ADDRESS-ERROR-CODE for a refused additional family, LIFETIME,
+    /// RFC 8656 §7.2: XOR-RELAYED-ADDRESS (two for a dual allocation), ADDRESS-ERROR-CODE for a refused family, LIFETIME,
     /// RESERVATION-TOKEN when a port was reserved, XOR-MAPPED-ADDRESS; signed with the request's key.
     /// </summary>
     private int WriteSuccess(Allocation allocation, in StunHeader header, in RequestKey key, in FiveTuple tuple, long now, Span<byte> response)
     {
         var writer = StunResponses.Begin(response, header, StunClass.SuccessResponse);
         writer.AddXorAddress(StunAttributeType.XorRelayedAddress, allocation.RelayedAddress);
-        if (allocation.AdditionalIpv6Refused)
+        if (allocation.IsDual)
         {
-            writer.AddAddressErrorCode(StunAddressFamily.IPv6, StunErrorCode.AddressFamilyNotSupported);
+            writer.AddXorAddress(StunAttributeType.XorRelayedAddress, allocation.AdditionalRelayedAddress);
+        }
+
+        if (allocation.RefusedFamily.IsRefused)
+        {
+            writer.AddAddressErrorCode(allocation.RefusedFamily.Family, allocation.RefusedFamily.Code);
         }
 
         writer.AddLifetime(_context.SecondsUntil(now, allocation.ExpiresAt));

@@ -40,10 +40,17 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return;
         }
 
+        // A dual allocation sends from the relayed address of the peer's family, if that one is still there.
+        if (allocation.RelayFor(peer.Family, now) is not { } relay)
+        {
+            context.Counters.CountDrop(DropReason.NoRelayForFamily);
+            return;
+        }
+
         // RFC 8656 §11.2: DONT-FRAGMENT asks for the DF bit on this datagram.
         allocation.CountToPeer(data.Value.Length);
         context.ObserveRelayed(allocation, data.Value, fromClient: true, now);
-        allocation.Relay.SendToPeer(data.Value, peer, indication.TryGetAttribute(StunAttributeType.DontFragment, out _));
+        relay.SendToPeer(data.Value, peer, indication.TryGetAttribute(StunAttributeType.DontFragment, out _));
     }
 
     /// <summary>RFC 8656 §12.6: ChannelData on a bound, unexpired channel goes to its peer; anything else is dropped.</summary>
@@ -75,9 +82,15 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return;
         }
 
+        if (allocation.RelayFor(channel.Peer.Family, now) is not { } relay)
+        {
+            context.Counters.CountDrop(DropReason.NoRelayForFamily);
+            return;
+        }
+
         allocation.CountToPeer(data.Length);
         context.ObserveRelayed(allocation, data, fromClient: true, now);
-        allocation.Relay.SendToPeer(data, channel.Peer);
+        relay.SendToPeer(data, channel.Peer);
     }
 
     /// <inheritdoc />
@@ -86,7 +99,7 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
         start = 0;
         long now = context.Now;
         // RFC 8656 §9, §11.3: without a permission for the peer's IP the datagram is silently discarded.
-        if (!allocation.IsLive(now) || !allocation.HasPermission(peer, now))
+        if (!allocation.IsLiveFor(peer.Family, now) || !allocation.HasPermission(peer, now))
         {
             context.Counters.CountDrop(DropReason.NoPermission);
             return 0;

@@ -3,7 +3,7 @@ using Turn.Stun;
 
 namespace Turn.Relay.Handlers;
 
-/// <summary>RFC 8656 §8.2: extends an allocation's lifetime, or deletes it with LIFETIME 0.</summary>
+/// <summary>RFC 8656 §8.2: extends an allocation's lifetime, or deletes it with LIFETIME 0 (one family of a dual allocation, §8.1).</summary>
 internal sealed class RefreshHandler(TurnContext context)
 {
     public int Handle(in StunMessageReader request, in FiveTuple tuple, Span<byte> response)
@@ -16,30 +16,43 @@ internal sealed class RefreshHandler(TurnContext context)
             return answered;
         }
 
-        if (request.TryGetAttribute(StunAttributeType.RequestedAddressFamily, out StunAttribute familyAttribute)
-            && AddressFamilyValue.TryRead(familyAttribute.Value, out StunAddressFamily family)
-            && family != allocation.RelayedAddress.Family)
+        // RFC 8656 §8.1, §8.2: REQUESTED-ADDRESS-FAMILY refreshes or deletes the relayed address of that family only
+        // (one half of a dual allocation); a family the allocation has no relayed address of gets 443.
+        long now = context.Now;
+        bool oneFamily = request.TryGetAttribute(StunAttributeType.RequestedAddressFamily, out StunAttribute familyAttribute);
+        StunAddressFamily family = StunAddressFamily.None;
+        if (oneFamily && (!AddressFamilyValue.TryRead(familyAttribute.Value, out family) || !allocation.IsLiveFor(family, now)))
         {
             return context.Responses.WriteError(response, header, StunErrorCode.PeerAddressFamilyMismatch, key);
         }
 
-        long now = context.Now;
         uint requested = 0;
         bool hasLifetime = request.TryGetAttribute(StunAttributeType.Lifetime, out StunAttribute lifetimeAttribute)
             && UInt32Value.TryRead(lifetimeAttribute.Value, out requested);
         uint granted = 0;
         if (hasLifetime && requested == 0)
         {
-            // RFC 8656 §8.2: desired lifetime 0 deletes the allocation now.
-            if (context.Allocations.Remove(allocation, AllocationEndReason.ClientDeleted))
+            // RFC 8656 §8.2: desired lifetime 0 deletes the allocation now (or only the family asked for, §8.1, when the
+            // other one stays).
+            if (!(oneFamily && allocation.TryRemoveFamily(family, now))
+                && context.Allocations.Remove(allocation, AllocationEndReason.ClientDeleted))
             {
                 context.Counters.CountAllocationDeleted();
             }
         }
         else
         {
-            allocation.SetExpiry(context.After(now, context.GrantedLifetime(hasLifetime ? requested : null)));
-            granted = context.SecondsUntil(now, allocation.ExpiresAt);
+            long expiresAt = context.After(now, context.GrantedLifetime(hasLifetime ? requested : null));
+            if (oneFamily)
+            {
+                allocation.SetExpiry(family, expiresAt);
+                granted = context.SecondsUntil(now, allocation.ExpiresAtFor(family));
+            }
+            else
+            {
+                allocation.SetExpiry(expiresAt);
+                granted = context.SecondsUntil(now, allocation.ExpiresAt);
+            }
         }
 
         var writer = StunResponses.Begin(response, header, StunClass.SuccessResponse);

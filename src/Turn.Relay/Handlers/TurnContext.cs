@@ -134,12 +134,12 @@ internal sealed class TurnContext
         Options.ExternalAddresses.TryGetValue(local.WithPort(0), out TransportAddress external) ? external.WithPort(local.Port) : local;
 
     /// <summary>
-    /// RFC 8656 §10.2, §12.2: a peer of another family than the relayed address gets 443; a peer the address policy
-    /// refuses gets 403 (RFC 8656 §21.2.2, §21.4). 0 when the peer is fine.
+    /// RFC 8656 §10.2, §12.2: a peer of a family the allocation has no relayed address of gets 443 (a dual allocation
+    /// takes both, §10.1); a peer the address policy refuses gets 403 (RFC 8656 §21.2.2, §21.4). 0 when the peer is fine.
     /// </summary>
     public int CheckPeer(in TransportAddress peer, Allocation allocation)
     {
-        if (peer.Family != allocation.RelayedAddress.Family)
+        if (!allocation.IsLiveFor(peer.Family, Now))
         {
             return StunErrorCode.PeerAddressFamilyMismatch;
         }

@@ -57,17 +57,42 @@ internal sealed class FakePortAllocator : IRelayPortAllocator
 
     public static readonly IPAddress RelayIp = IPAddress.Parse("203.0.113.1");
 
+    public static readonly IPAddress RelayIp6 = IPAddress.Parse("2001:db8::1");
+
     public int Capacity { get; set; } = int.MaxValue;
+
+    /// <summary>How many IPv6 endpoints can be had (IPv4 ones count against <see cref="Capacity"/>).</summary>
+    public int Ipv6Capacity { get; set; } = int.MaxValue;
+
+    /// <summary>The families relayed (IPv4 only unless a test says otherwise).</summary>
+    public HashSet<StunAddressFamily> Families { get; } = [StunAddressFamily.IPv4];
 
     public List<FakeRelayEndpoint> Endpoints { get; } = [];
 
     public List<RelayPortRequest> Requests { get; } = [];
 
-    public bool Supports(StunAddressFamily family) => family == StunAddressFamily.IPv4;
+    public bool Supports(StunAddressFamily family) => Families.Contains(family);
 
     public RelayPortGrant? TryAllocate(RelayPortRequest request)
     {
         Requests.Add(request);
+        if (!Families.Contains(request.Family))
+        {
+            return null;
+        }
+
+        if (request.Family == StunAddressFamily.IPv6)
+        {
+            if (Endpoints.Count(e => e.LocalAddress.Family == StunAddressFamily.IPv6) >= Ipv6Capacity)
+            {
+                return null;
+            }
+
+            var ipv6 = new FakeRelayEndpoint(TransportAddress.FromIPAddress(RelayIp6, _nextPort++));
+            Endpoints.Add(ipv6);
+            return new RelayPortGrant(ipv6, null);
+        }
+
         if (Endpoints.Count >= Capacity)
         {
             return null;

@@ -13,8 +13,14 @@ internal sealed class EngineHarness
     public static readonly TransportAddress Peer = Address("1.2.3.4", 5000);
     public static readonly TransportAddress OtherPeer = Address("5.6.7.8", 6000);
 
-    public EngineHarness(TurnEngineOptions? options = null, PeerAddressPolicy? policy = null)
+    public EngineHarness(TurnEngineOptions? options = null, PeerAddressPolicy? policy = null, params StunAddressFamily[] families)
     {
+        if (families.Length > 0)
+        {
+            Ports.Families.Clear();
+            Ports.Families.UnionWith(families);
+        }
+
         Options = options ?? new TurnEngineOptions { Software = "engine" };
         Processor = new StunMessageProcessor(Options, Counters, Time, Allocations, Ports, policy ?? PeerAddressPolicy.Default,
             new TestAuthenticator(("alice", "alice-pass"), ("bob", "bob-pass")));

@@ -314,7 +314,7 @@ public static class CommandLineTranslator
         foreach (Flag flag in Flags)
         {
             string names = (flag.Short is { } s ? $"-{s}, " : "    ") + "--" + flag.Long + (flag.ValueName is null ? "" : " " + flag.ValueName);
-            text.Append("  ").Append(names.PadRight(36)).AppendLine(flag.Help);
+            text.Append("  ").Append(names.PadRight(35)).Append(' ').AppendLine(flag.Help);
             text.Append(' ', 40).Append("(configuration key ").Append(flag.Key).AppendLine(")");
         }
 

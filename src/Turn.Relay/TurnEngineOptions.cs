@@ -38,6 +38,12 @@ public sealed record TurnEngineOptions
     /// </summary>
     public bool AllowLegacyChannelNumbers { get; init; }
 
+    /// <summary>
+    /// FINGERPRINT (RFC 8489 §7, §14.7) on Data indications to clients, for clients that demultiplex STUN from other
+    /// traffic by it (coturn --fingerprint). Off by default: RFC 8656 does not ask for it, and it costs a CRC-32 per packet.
+    /// </summary>
+    public bool FingerprintDataIndications { get; init; }
+
     /// <summary>Permissions one allocation may hold (RFC 8656 §10.2: beyond it, 508).</summary>
     public int MaxPermissionsPerAllocation { get; init; } = 256;
 

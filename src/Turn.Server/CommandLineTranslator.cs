@@ -55,6 +55,8 @@ public static class CommandLineTranslator
         new("software", null, Kind.Value, "Turn:Software", null, "NAME",
             "SOFTWARE attribute sent in responses (default \"" + TurnServerOptions.DefaultSoftware + "\")."),
         new("no-software-attribute", null, Kind.Switch, "Turn:Software", "", null, "Send no SOFTWARE attribute."),
+        new("fingerprint", 'f', Kind.Switch, "Turn:Fingerprint", "true", null,
+            "Add FINGERPRINT to Data indications too (responses always carry it)."),
         new("udp-receive-loops", null, Kind.Value, "Turn:UdpReceiveLoops", null, "N",
             "UDP sockets (one receive loop each) per listening address, sharing the port (default: one per core)."),
         new("udp-io", null, Kind.Value, "Turn:UdpIo", null, "MODE",

@@ -151,6 +151,7 @@ public static class TurnServerHost
             TotalQuota = options.TotalQuota,
             MaxBytesPerSecond = options.MaxBps,
             AllowLegacyChannelNumbers = options.LegacyChannelNumbers,
+            FingerprintDataIndications = options.Fingerprint,
             MaxPermissionsPerAllocation = options.MaxPermissionsPerAllocation,
             MaxChannelsPerAllocation = options.MaxChannelsPerAllocation,
             ExternalAddresses = external,

@@ -72,6 +72,12 @@ public sealed class TurnServerOptions
     public string? Software { get; set; } = DefaultSoftware;
 
     /// <summary>
+    /// coturn --fingerprint: FINGERPRINT (RFC 8489 §14.7) on the Data indications sent to clients as well. Responses to
+    /// RFC 5389+ requests always carry it.
+    /// </summary>
+    public bool Fingerprint { get; set; }
+
+    /// <summary>
     /// UDP sockets per listening address, each with its own receive loop, sharing the port through SO_REUSEPORT
     /// (default: one per processor).
     /// </summary>

@@ -68,6 +68,18 @@ public sealed class TurnConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Fingerprint_switch_turns_on_fingerprint_in_data_indications()
+    {
+        Assert.False(Bind().Fingerprint);
+        Assert.True(Bind("--fingerprint").Fingerprint);
+        Assert.True(Bind("-f").Fingerprint);
+        Assert.True(TurnServerHost.CreateEngineOptions(Bind("--fingerprint", "--relay-ip", "127.0.0.1"),
+            new Turn.Transports.RelayPortAllocatorSet([new Turn.Transports.UdpRelayPortAllocator(IPAddress.Loopback, 50000, 50001,
+                new Turn.Transports.TransportCounters(), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance)]))
+            .FingerprintDataIndications);
+    }
+
+    [Fact]
     public void Min_and_max_port_set_the_relay_port_range()
     {
         TurnServerOptions options = Bind("--min-port", "40000", "--max-port=40999");
@@ -413,7 +425,7 @@ public sealed class TurnConfigurationTests : IDisposable
     }
 
     [Theory]
-    [InlineData("fingerprint")]
+    [InlineData("mobility")]
     [InlineData("listening-prot=3478")]
     [InlineData("r example.org")]
     [InlineData("Turn:Realm=example.org")]
@@ -698,11 +710,11 @@ public sealed class TurnConfigurationTests : IDisposable
     [Fact]
     public async Task Executable_with_an_unknown_name_in_the_config_file_exits_2_naming_file_and_line()
     {
-        string path = WriteConfig("realm=example.org", "# comment", "fingerprint");
+        string path = WriteConfig("realm=example.org", "# comment", "mobility");
         var (exitCode, _, err) = await RunToEndAsync("-c", path);
         Assert.Equal(2, exitCode);
         Assert.Contains($"{path}:3", err, StringComparison.Ordinal);
-        Assert.Contains("'fingerprint'", err, StringComparison.Ordinal);
+        Assert.Contains("'mobility'", err, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -141,6 +141,11 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return 0;
         }
 
+        if (context.Options.FingerprintDataIndications)
+        {
+            writer.AddFingerprint();
+        }
+
         return writer.Length;
     }
 }

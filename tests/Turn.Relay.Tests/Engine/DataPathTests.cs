@@ -183,6 +183,35 @@ public class DataPathTests
         Assert.Equal(0, message.Length % 4);
     }
 
+    /// <summary>
+    /// RFC 8489 §7, §14.7 (checklist 24): with --fingerprint a Data indication ends with a valid FINGERPRINT, whatever the
+    /// payload's padding; without it there is none.
+    /// </summary>
+    [Theory]
+    [InlineData(5)]
+    [InlineData(8)]
+    [InlineData(1203)]
+    public void Rfc8489_S7_data_indications_carry_fingerprint_when_asked(int size)
+    {
+        byte[] payload = [.. Enumerable.Range(0, size).Select(i => (byte)i)];
+        var engine = new EngineHarness(new TurnEngineOptions { FingerprintDataIndications = true });
+        engine.AllocateOk();
+        Assert.Equal(StunClass.SuccessResponse, engine.Send(Request(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer)))!.Class);
+        byte[]? message = Assert.Single(engine.Ports.Endpoints).FromPeer(Peer, payload);
+        Assert.NotNull(message);
+        Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(message, out StunMessageReader reader));
+        Assert.True(reader.HasFingerprint);
+        Assert.True(reader.VerifyFingerprint());
+        Assert.True(reader.TryGetAttribute(StunAttributeType.Data, out StunAttribute data));
+        Assert.Equal(payload, data.Value.ToArray());
+
+        _engine.AllocateOk();
+        Permit(Peer);
+        Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(Relay.FromPeer(Peer, payload), out StunMessageReader plain));
+        Assert.False(plain.HasFingerprint);
+    }
+
     /// <summary>Checklist 120, RFC 8656 §12.5: with a channel bound to the peer, ChannelData goes to the client.</summary>
     [Fact]
     public void Rfc8656_S12_5_peer_data_uses_the_channel()

@@ -32,6 +32,8 @@ public sealed class ServerCounters
     private long _capacityRejections;
     private long _peersRefused;
     private long _drainRejections;
+    private long _icmpRelayed;
+    private long _icmpDropped;
 
     public long BindingRequests => Interlocked.Read(ref _bindingRequests);
 
@@ -66,6 +68,12 @@ public sealed class ServerCounters
 
     /// <summary>Allocate requests refused (300 or 508) because the server is draining.</summary>
     public long DrainRejections => Interlocked.Read(ref _drainRejections);
+
+    /// <summary>RFC 8656 §11.5: ICMP errors about relayed datagrams told to the client in a Data indication.</summary>
+    public long IcmpRelayed => Interlocked.Read(ref _icmpRelayed);
+
+    /// <summary>ICMP errors about relayed datagrams not told to the client (a type RFC 8656 §11.5 leaves out, or no permission).</summary>
+    public long IcmpDropped => Interlocked.Read(ref _icmpDropped);
 
     public long Dropped(DropReason reason) => Interlocked.Read(ref _drops[(int)reason]);
 
@@ -108,6 +116,8 @@ public sealed class ServerCounters
     internal void CountAllocationDeleted() => Interlocked.Increment(ref _allocationsDeleted);
 
     internal void CountDrainRejection() => Interlocked.Increment(ref _drainRejections);
+
+    internal void CountIcmp(bool relayed) => Interlocked.Increment(ref relayed ? ref _icmpRelayed : ref _icmpDropped);
 
     internal void CountQuotaRejection() => Interlocked.Increment(ref _quotaRejections);
 

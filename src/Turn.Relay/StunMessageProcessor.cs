@@ -175,6 +175,10 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         return _data?.HandlePeerData(allocation, peer, buffer, payloadLength, out start) ?? 0;
     }
 
+    /// <inheritdoc />
+    public int HandlePeerIcmp(Allocation allocation, in TransportAddress peer, bool icmpv6, byte type, byte code, uint info, Span<byte> buffer) =>
+        _data?.HandlePeerIcmp(allocation, peer, icmpv6, type, code, info, buffer) ?? 0;
+
     private int HandleRequest(in StunMessageReader request, in FiveTuple tuple, IClientTransport? transport, Span<byte> response)
     {
         StunMethod method = request.Header.Method;

@@ -42,6 +42,7 @@ public sealed class ServerMetrics : ICallQualityObserver
     private readonly Counter _authChallenges;
     private readonly Counter _quotaRejections;
     private readonly Counter _drainRejections;
+    private readonly Counter _icmp;
     private readonly Counter _capacityRejections;
     private readonly Counter _peerRefusals;
     private readonly Counter _dropped;
@@ -97,6 +98,9 @@ public sealed class ServerMetrics : ICallQualityObserver
         _quotaRejections = factory.CreateCounter("turn_quota_rejections_total", "Allocate requests refused with 486 (user or total quota).");
         _drainRejections = factory.CreateCounter("turn_drain_rejections_total",
             "Allocate requests refused while draining (300 to an alternate server, else 508).");
+        _icmp = factory.CreateCounter("turn_icmp_errors_total",
+            "ICMP errors about datagrams relayed to peers (RFC 8656 §11.5): relayed to the client in a Data indication, or dropped.",
+            ["outcome"]);
         _capacityRejections = factory.CreateCounter("turn_capacity_rejections_total",
             "Requests refused with 508 (no relay port, or permission and channel limits).");
         _peerRefusals = factory.CreateCounter("turn_peer_refusals_total",
@@ -226,6 +230,8 @@ public sealed class ServerMetrics : ICallQualityObserver
         _quotaRejections.IncTo(_server.QuotaRejections);
         _capacityRejections.IncTo(_server.CapacityRejections);
         _drainRejections.IncTo(_server.DrainRejections);
+        _icmp.WithLabels("relayed").IncTo(_server.IcmpRelayed);
+        _icmp.WithLabels("dropped").IncTo(_server.IcmpDropped);
         foreach (PeerAddressCategory category in Enum.GetValues<PeerAddressCategory>())
         {
             _peerRefusals.WithLabels(Label(category.ToString())).IncTo(_server.PeersRefusedIn(category));

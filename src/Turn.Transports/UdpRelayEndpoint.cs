@@ -135,8 +135,10 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
             }
             catch (SocketException)
             {
-                // ICMP errors from earlier sends surface here (e.g. ECONNREFUSED); the socket is still good.
+                // ICMP errors from earlier sends surface here (e.g. ECONNREFUSED); the socket is still good, and the
+                // errors themselves wait on its error queue (RFC 8656 §11.5).
                 _counters.CountReceiveError();
+                DeliverIcmp(allocation, handler);
                 continue;
             }
 
@@ -163,6 +165,7 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
             catch (SocketException)
             {
                 _counters.CountReceiveError();
+                DeliverIcmp(allocation, handler);
                 return;
             }
             catch (ObjectDisposedException)
@@ -174,6 +177,33 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
             Deliver(allocation, handler, buffer, received, remote);
         }
         while (--budget > 0 && HasQueuedDatagram());
+    }
+
+    /// <summary>Hands the ICMP errors queued on the socket to the engine (Linux; elsewhere they are not reported).</summary>
+    private void DeliverIcmp(Allocation allocation, IPeerDataHandler handler)
+    {
+        if (!Native.IcmpErrorQueue.IsSupported)
+        {
+            return;
+        }
+
+        SafeSocketHandle handle = _socket.SafeHandle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            Native.IcmpErrorQueue.Deliver((int)handle.DangerousGetHandle(), allocation, handler);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
     }
 
     private bool HasQueuedDatagram()

@@ -192,7 +192,10 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
     {
         try
         {
-            return ListenerSocket.Bind(new IPEndPoint(_address, port), SocketType.Dgram, ProtocolType.Udp);
+            Socket socket = ListenerSocket.Bind(new IPEndPoint(_address, port), SocketType.Dgram, ProtocolType.Udp);
+            // RFC 8656 §11.5: ICMP errors about what this socket sends come back on its error queue.
+            IcmpErrorQueue.Enable(socket);
+            return socket;
         }
         catch (SocketException)
         {

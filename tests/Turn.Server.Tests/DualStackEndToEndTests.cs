@@ -164,6 +164,57 @@ public abstract class DualStackEndToEndTestsBase<TFixture>(TFixture server) : IC
         await AssertRoundTripAsync(client, peer6, relayed, "over IPv6 all the way");
     }
 
+    /// <summary>A port on the loopback of <paramref name="family"/> that nothing listens on (bound, then closed).</summary>
+    private static TransportAddress ClosedPort(AddressFamily family)
+    {
+        using var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
+        return AddressOf(socket);
+    }
+
+    /// <summary>
+    /// RFC 8656 §11.5, §18.13 (checklist 105, 106): a datagram relayed to a closed port draws an ICMP port unreachable,
+    /// which reaches the client as a Data indication with XOR-PEER-ADDRESS (the peer it was sent to) and ICMP (IPv4 type
+    /// 3 code 3; ICMPv6 type 1 code 4), without DATA, even on a bound channel.
+    /// </summary>
+    [Fact]
+    public async Task Rfc8656_S11_5_icmp_port_unreachable_reaches_the_client_as_a_data_indication()
+    {
+        using var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);
+        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) =>
+        {
+            w.AddRequestedTransport(17);
+            w.AddAddressFamily(StunAttributeType.AdditionalAddressFamily, StunAddressFamily.IPv6);
+        });
+        Assert.Equal(2, RelayedAddresses(answer).Count);
+        TransportAddress closed4 = ClosedPort(AddressFamily.InterNetwork);
+        TransportAddress closed6 = ClosedPort(AddressFamily.InterNetworkV6);
+        await PermitAsync(client, closed4);
+        const ushort channel = 0x4777;
+        byte[] bound = await client.RequestAsync(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+        {
+            w.AddChannelNumber(channel);
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, closed6);
+        });
+        Assert.Null(TurnTestClient.ErrorCode(bound));
+
+        foreach (var (peer, type, code) in new[] { (closed4, (byte)3, (byte)3), (closed6, (byte)1, (byte)4) })
+        {
+            await SendAsync(client, peer, [1, 2, 3]);
+            byte[]? message = await ReceiveUdpAsync(client.Socket, AnswerTimeout);
+            Assert.NotNull(message);
+            Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(message, out StunMessageReader reader));
+            Assert.Equal(new StunMessageType(StunMethod.Data, StunClass.Indication), reader.Header.Type);
+            Assert.True(reader.TryGetAttribute(StunAttributeType.XorPeerAddress, out StunAttribute from));
+            Assert.True(XorAddressValue.TryRead(from.Value, reader.Header.TransactionId, out TransportAddress fromAddress));
+            Assert.Equal(peer, fromAddress);
+            Assert.True(reader.TryGetAttribute(StunAttributeType.Icmp, out StunAttribute icmp));
+            Assert.True(IcmpValue.TryRead(icmp.Value, out byte icmpType, out byte icmpCode, out uint errorData));
+            Assert.Equal((type, code, 0u), (icmpType, icmpCode, errorData));
+            Assert.False(reader.TryGetAttribute(StunAttributeType.Data, out _));
+        }
+    }
+
     /// <summary>
     /// RFC 8656 §8.1: a Refresh with REQUESTED-ADDRESS-FAMILY IPv6 and LIFETIME 0 closes the IPv6 relayed address of a
     /// dual allocation; the IPv4 one goes on relaying.

@@ -14,4 +14,12 @@ public interface IPeerDataHandler
     /// client starting at <paramref name="start"/>, or 0 to drop the datagram.
     /// </summary>
     int HandlePeerData(Allocation allocation, in TransportAddress peer, Span<byte> buffer, int payloadLength, out int start);
+
+    /// <summary>
+    /// RFC 8656 §11.5: an ICMP error about a datagram the relayed address sent to <paramref name="peer"/> (the inner
+    /// destination; ICMPv6 when <paramref name="icmpv6"/>). Writes the Data indication with the ICMP attribute for the
+    /// client at the start of <paramref name="buffer"/> (at least <see cref="PeerDataFraming.IcmpIndicationLength"/>
+    /// bytes) and returns its length, or 0 to drop the report.
+    /// </summary>
+    int HandlePeerIcmp(Allocation allocation, in TransportAddress peer, bool icmpv6, byte type, byte code, uint info, Span<byte> buffer);
 }

@@ -11,4 +11,10 @@ public static class PeerDataFraming
     /// attribute (8) when Data indications carry one.
     /// </summary>
     public const int Tailroom = 3 + 8;
+
+    /// <summary>
+    /// The longest Data indication carrying an ICMP attribute (RFC 8656 §11.5): header, XOR-PEER-ADDRESS for IPv6, ICMP
+    /// and FINGERPRINT.
+    /// </summary>
+    public const int IcmpIndicationLength = 20 + 24 + 12 + 8;
 }

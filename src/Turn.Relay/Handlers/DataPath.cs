@@ -93,6 +93,40 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
         relay.SendToPeer(data, channel.Peer);
     }
 
+    /// <summary>
+    /// RFC 8656 §11.5, §12.5 (checklist 105, 106): an ICMPv4 Destination Unreachable (3) or Time Exceeded (11), or an
+    /// ICMPv6 Destination Unreachable (1), Packet Too Big (2) or Time Exceeded (3), about a datagram sent to a peer with
+    /// a permission, becomes a Data indication with XOR-PEER-ADDRESS and ICMP (never ChannelData). Error data is the MTU
+    /// for "fragmentation needed" and "packet too big", else 0. Anything else is dropped.
+    /// </summary>
+    public int HandlePeerIcmp(Allocation allocation, in TransportAddress peer, bool icmpv6, byte type, byte code, uint info, Span<byte> buffer)
+    {
+        long now = context.Now;
+        bool relayed = icmpv6 ? type is 1 or 2 or 3 : type is 3 or 11;
+        if (!relayed || !allocation.IsLiveFor(peer.Family, now) || !allocation.HasPermission(peer, now))
+        {
+            context.Counters.CountIcmp(relayed: false);
+            return 0;
+        }
+
+        uint errorData = (icmpv6 && type == 2) || (!icmpv6 && type == 3 && code == 4) ? info : 0;
+        var writer = new StunMessageWriter(buffer, new StunMessageType(StunMethod.Data, StunClass.Indication), TransactionId.NewRandom());
+        writer.AddXorAddress(StunAttributeType.XorPeerAddress, peer);
+        writer.AddIcmp(type, code, errorData);
+        if (context.Options.FingerprintDataIndications)
+        {
+            writer.AddFingerprint();
+        }
+
+        if (writer.HasOverflowed)
+        {
+            return 0;
+        }
+
+        context.Counters.CountIcmp(relayed: true);
+        return writer.Length;
+    }
+
     /// <inheritdoc />
     public int HandlePeerData(Allocation allocation, in TransportAddress peer, Span<byte> buffer, int payloadLength, out int start)
     {

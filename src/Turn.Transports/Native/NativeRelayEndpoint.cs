@@ -177,12 +177,19 @@ internal sealed unsafe class NativeRelayEndpoint : IRelayEndpoint
                 {
                     if (received == 0 || errno == LinuxSockets.ErrorWouldBlock)
                     {
+                        // Woken with nothing to read: an ICMP error may be queued (epoll reports it until it is read).
+                        if (taken == 0)
+                        {
+                            IcmpErrorQueue.Deliver(fd, allocation, handler);
+                        }
+
                         break;
                     }
 
                     // An ICMP error from an earlier send (ECONNREFUSED...) is reported once; the socket is still good.
+                    // The errors themselves wait on the error queue (RFC 8656 §11.5).
                     _counters.CountReceiveError();
-                    taken++;
+                    taken += 1 + IcmpErrorQueue.Deliver(fd, allocation, handler);
                     continue;
                 }
 

@@ -212,6 +212,70 @@ public class DataPathTests
         Assert.False(plain.HasFingerprint);
     }
 
+    private static (TransportAddress Peer, byte Type, byte Code, uint ErrorData, bool HasData) ReadIcmpIndication(ReadOnlySpan<byte> message)
+    {
+        Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(message, out StunMessageReader reader));
+        Assert.Equal(new StunMessageType(StunMethod.Data, StunClass.Indication), reader.Header.Type);
+        Assert.True(reader.TryGetAttribute(StunAttributeType.XorPeerAddress, out StunAttribute peer));
+        Assert.True(XorAddressValue.TryRead(peer.Value, reader.Header.TransactionId, out TransportAddress from));
+        Assert.True(reader.TryGetAttribute(StunAttributeType.Icmp, out StunAttribute icmp));
+        Assert.True(IcmpValue.TryRead(icmp.Value, out byte type, out byte code, out uint errorData));
+        return (from, type, code, errorData, reader.TryGetAttribute(StunAttributeType.Data, out _));
+    }
+
+    /// <summary>
+    /// Checklist 105, 106, RFC 8656 §11.5, §12.5, §18.13: ICMPv4 3 and 11 and ICMPv6 1, 2 and 3 about a permitted peer
+    /// become a Data indication with XOR-PEER-ADDRESS and ICMP (MTU as error data for "fragmentation needed" and
+    /// "packet too big", else 0), even on a bound channel; other types, and peers without a permission, are dropped.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S11_5_icmp_errors_become_data_indications_for_permitted_peers_only()
+    {
+        _engine.AllocateOk();
+        Bind(0x4100, Peer);
+        Allocation allocation = Relay.Allocation!;
+        byte[] buffer = new byte[PeerDataFraming.IcmpIndicationLength];
+
+        int length = _engine.Processor.HandlePeerIcmp(allocation, Peer, false, 3, 4, 1400, buffer);
+        Assert.True(length > 0);
+        var report = ReadIcmpIndication(buffer.AsSpan(0, length));
+        Assert.Equal((Peer, (byte)3, (byte)4, 1400u, false), report);
+
+        length = _engine.Processor.HandlePeerIcmp(allocation, Peer, false, 11, 0, 99, buffer);
+        Assert.Equal((Peer, (byte)11, (byte)0, 0u, false), ReadIcmpIndication(buffer.AsSpan(0, length)));
+
+        // Port unreachable (3/3) carries no MTU even when the kernel reports a number.
+        length = _engine.Processor.HandlePeerIcmp(allocation, Peer, false, 3, 3, 7, buffer);
+        Assert.Equal(0u, ReadIcmpIndication(buffer.AsSpan(0, length)).ErrorData);
+
+        // ICMPv4 types outside 3 and 11 (e.g. 12 parameter problem, 5 redirect) are not relayed.
+        Assert.Equal(0, _engine.Processor.HandlePeerIcmp(allocation, Peer, false, 12, 0, 0, buffer));
+        Assert.Equal(0, _engine.Processor.HandlePeerIcmp(allocation, Peer, false, 5, 1, 0, buffer));
+        // ICMPv6: 1, 2 and 3 only; 2 (packet too big) carries the MTU.
+        Assert.Equal(0, _engine.Processor.HandlePeerIcmp(allocation, Peer, true, 4, 0, 0, buffer));
+
+        // No permission for the peer: dropped.
+        Assert.Equal(0, _engine.Processor.HandlePeerIcmp(allocation, OtherPeer, false, 3, 3, 0, buffer));
+        Assert.Equal(3, _engine.Counters.IcmpRelayed);
+        Assert.Equal(4, _engine.Counters.IcmpDropped);
+    }
+
+    /// <summary>Checklist 105: ICMPv6 Packet Too Big (type 2) about an IPv6 peer carries the MTU as error data.</summary>
+    [Fact]
+    public void Rfc8656_S18_13_icmpv6_packet_too_big_carries_the_mtu()
+    {
+        var engine = new EngineHarness(null, null, StunAddressFamily.IPv6);
+        TransportAddress peer6 = Address("2606:4700::1111", 9);
+        Assert.Equal(StunClass.SuccessResponse, engine.Send(Allocate((ref StunMessageWriter w) =>
+            w.AddAddressFamily(StunAttributeType.RequestedAddressFamily, StunAddressFamily.IPv6)))!.Class);
+        Assert.Equal(StunClass.SuccessResponse, engine.Send(Request(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, peer6)))!.Class);
+        Allocation allocation = Assert.Single(engine.Ports.Endpoints).Allocation!;
+        byte[] buffer = new byte[PeerDataFraming.IcmpIndicationLength];
+        int length = engine.Processor.HandlePeerIcmp(allocation, peer6, true, 2, 0, 1280, buffer);
+        Assert.Equal((peer6, (byte)2, (byte)0, 1280u, false), ReadIcmpIndication(buffer.AsSpan(0, length)));
+    }
+
     /// <summary>Checklist 120, RFC 8656 §12.5: with a channel bound to the peer, ChannelData goes to the client.</summary>
     [Fact]
     public void Rfc8656_S12_5_peer_data_uses_the_channel()

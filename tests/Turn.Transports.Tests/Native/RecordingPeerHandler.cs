@@ -30,6 +30,19 @@ internal sealed class RecordingPeerHandler : IPeerDataHandler
         return ChannelData.HeaderLength + payloadLength;
     }
 
+    /// <summary>The ICMP reports handed over (RFC 8656 §11.5), answered with a 4-byte marker the client receives.</summary>
+    public ConcurrentQueue<(TransportAddress Peer, bool Icmpv6, byte Type, byte Code)> Icmp { get; } = new();
+
+    public int HandlePeerIcmp(Allocation allocation, in TransportAddress peer, bool icmpv6, byte type, byte code, uint info, Span<byte> buffer)
+    {
+        Icmp.Enqueue((peer, icmpv6, type, code));
+        buffer[0] = 0xEE;
+        buffer[1] = type;
+        buffer[2] = code;
+        buffer[3] = icmpv6 ? (byte)6 : (byte)4;
+        return 4;
+    }
+
     /// <summary>Waits until at least <paramref name="count"/> datagrams were handled; false on timeout.</summary>
     public bool WaitFor(int count, TimeSpan timeout) => SpinWait.SpinUntil(() => Count >= count, timeout);
 }

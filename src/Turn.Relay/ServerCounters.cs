@@ -33,6 +33,8 @@ public sealed class ServerCounters
     private long _peersRefused;
     private long _drainRejections;
     private long _icmpRelayed;
+    private long _tcpConnectionsBound;
+    private long _tcpPeersRefused;
     private long _icmpDropped;
 
     public long BindingRequests => Interlocked.Read(ref _bindingRequests);
@@ -68,6 +70,12 @@ public sealed class ServerCounters
 
     /// <summary>Allocate requests refused (300 or 508) because the server is draining.</summary>
     public long DrainRejections => Interlocked.Read(ref _drainRejections);
+
+    /// <summary>RFC 6062 §5.4: client data connections bound to a peer connection.</summary>
+    public long TcpConnectionsBound => Interlocked.Read(ref _tcpConnectionsBound);
+
+    /// <summary>RFC 6062 §5.3: peer connections to a TCP relayed address closed at once (no permission, or too many).</summary>
+    public long TcpPeersRefused => Interlocked.Read(ref _tcpPeersRefused);
 
     /// <summary>RFC 8656 §11.5: ICMP errors about relayed datagrams told to the client in a Data indication.</summary>
     public long IcmpRelayed => Interlocked.Read(ref _icmpRelayed);
@@ -116,6 +124,10 @@ public sealed class ServerCounters
     internal void CountAllocationDeleted() => Interlocked.Increment(ref _allocationsDeleted);
 
     internal void CountDrainRejection() => Interlocked.Increment(ref _drainRejections);
+
+    internal void CountTcpConnectionBound() => Interlocked.Increment(ref _tcpConnectionsBound);
+
+    internal void CountTcpPeerRefused() => Interlocked.Increment(ref _tcpPeersRefused);
 
     internal void CountIcmp(bool relayed) => Interlocked.Increment(ref relayed ? ref _icmpRelayed : ref _icmpDropped);
 

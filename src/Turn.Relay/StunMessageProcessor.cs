@@ -21,6 +21,7 @@ public sealed class StunMessageProcessor : IPeerDataHandler
     private readonly RefreshHandler? _refresh;
     private readonly CreatePermissionHandler? _createPermission;
     private readonly ChannelBindHandler? _channelBind;
+    private readonly TcpRelayHandler? _tcp;
     private readonly DataPath? _data;
     private readonly bool _allowLegacyChannels;
     private readonly AllocationTable? _allocations;
@@ -44,7 +45,8 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         _allocations = allocations;
         _context = context;
         _data = new DataPath(context);
-        _allocate = new AllocateHandler(context, this);
+        _tcp = new TcpRelayHandler(context);
+        _allocate = new AllocateHandler(context, this, _tcp);
         _refresh = new RefreshHandler(context);
         _createPermission = new CreatePermissionHandler(context);
         _channelBind = new ChannelBindHandler(context);
@@ -175,6 +177,12 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         return _data?.HandlePeerData(allocation, peer, buffer, payloadLength, out start) ?? 0;
     }
 
+    /// <summary>RFC 6062 §5.2, §5.3: peer connections waiting for a ConnectionBind.</summary>
+    public int PendingTcpConnections => _tcp?.Pending.Count ?? 0;
+
+    /// <summary>Closes peer connections nobody bound within 30 s (RFC 6062 §5.2, §5.3); called once a second.</summary>
+    public int SweepPendingTcpConnections(long now) => _tcp?.Pending.Sweep(now) ?? 0;
+
     /// <inheritdoc />
     public int HandlePeerIcmp(Allocation allocation, in TransportAddress peer, bool icmpv6, byte type, byte code, uint info, Span<byte> buffer) =>
         _data?.HandlePeerIcmp(allocation, peer, icmpv6, type, code, info, buffer) ?? 0;
@@ -200,6 +208,8 @@ public sealed class StunMessageProcessor : IPeerDataHandler
             StunMethod.Refresh when _refresh is not null => _refresh.Handle(request, tuple, response),
             StunMethod.CreatePermission when _createPermission is not null => _createPermission.Handle(request, tuple, response),
             StunMethod.ChannelBind when _channelBind is not null => _channelBind.Handle(request, tuple, response),
+            StunMethod.Connect when _tcp is not null => _tcp.HandleConnect(request, tuple, response),
+            StunMethod.ConnectionBind when _tcp is not null => _tcp.HandleConnectionBind(request, tuple, transport, response),
             // RFC 8489 §6.3: a method this server does not serve (or a class it does not allow) is discarded.
             _ => Drop(DropReason.UnsupportedMethod),
         };

@@ -44,6 +44,9 @@ public sealed record TurnEngineOptions
     /// </summary>
     public bool FingerprintDataIndications { get; init; }
 
+    /// <summary>RFC 6062: peer connections (pending, connecting and bound) one TCP allocation may hold; beyond it 508, or closed.</summary>
+    public int MaxTcpConnectionsPerAllocation { get; init; } = 64;
+
     /// <summary>Permissions one allocation may hold (RFC 8656 §10.2: beyond it, 508).</summary>
     public int MaxPermissionsPerAllocation { get; init; } = 256;
 

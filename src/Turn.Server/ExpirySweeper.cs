@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Hosting;
+using Turn.Relay;
 using Turn.Relay.Allocations;
 using Turn.Transports;
 
@@ -6,10 +7,11 @@ namespace Turn.Server;
 
 /// <summary>
 /// Once a second, removes expired allocations (closing their relay sockets), expired permissions and channels,
-/// and unclaimed port reservations. The relay path checks expiry itself on every packet, so this only frees memory
-/// and ports; it never decides whether a packet passes.
+/// unclaimed port reservations, and TCP peer connections nobody bound in time (RFC 6062). The relay path checks expiry
+/// itself on every packet, so this only frees memory and ports; it never decides whether a packet passes.
 /// </summary>
-internal sealed class ExpirySweeper(AllocationTable allocations, RelayPortAllocatorSet ports, TimeProvider time) : BackgroundService
+internal sealed class ExpirySweeper(AllocationTable allocations, RelayPortAllocatorSet ports, StunMessageProcessor processor, TimeProvider time)
+    : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
@@ -20,8 +22,10 @@ internal sealed class ExpirySweeper(AllocationTable allocations, RelayPortAlloca
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                allocations.Sweep(time.GetTimestamp());
+                long now = time.GetTimestamp();
+                allocations.Sweep(now);
                 ports.SweepReservations();
+                processor.SweepPendingTcpConnections(now);
             }
         }
         catch (OperationCanceledException)

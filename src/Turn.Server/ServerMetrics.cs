@@ -43,6 +43,8 @@ public sealed class ServerMetrics : ICallQualityObserver
     private readonly Counter _quotaRejections;
     private readonly Counter _drainRejections;
     private readonly Counter _icmp;
+    private readonly Counter _tcpPeerConnections;
+    private readonly Counter _tcpRelayedBytes;
     private readonly Counter _capacityRejections;
     private readonly Counter _peerRefusals;
     private readonly Counter _dropped;
@@ -101,6 +103,11 @@ public sealed class ServerMetrics : ICallQualityObserver
         _icmp = factory.CreateCounter("turn_icmp_errors_total",
             "ICMP errors about datagrams relayed to peers (RFC 8656 §11.5): relayed to the client in a Data indication, or dropped.",
             ["outcome"]);
+        _tcpPeerConnections = factory.CreateCounter("turn_tcp_peer_connections_total",
+            "RFC 6062 peer connections of TCP allocations: connected (Connect), accepted (from peers), refused (no permission or too many), bound (ConnectionBind).",
+            ["event"]);
+        _tcpRelayedBytes = factory.CreateCounter("turn_tcp_relayed_bytes_total",
+            "Bytes relayed over RFC 6062 data connections, by direction (to_peer, to_client).", ["direction"]);
         _capacityRejections = factory.CreateCounter("turn_capacity_rejections_total",
             "Requests refused with 508 (no relay port, or permission and channel limits).");
         _peerRefusals = factory.CreateCounter("turn_peer_refusals_total",
@@ -285,6 +292,12 @@ public sealed class ServerMetrics : ICallQualityObserver
         _connectionsRefused.IncTo(_transport.ConnectionsRefusedLimit);
         _tlsHandshakesFailed.IncTo(_transport.TlsHandshakesFailed);
         _streamSendsDropped.IncTo(_transport.StreamSendDropped);
+        _tcpPeerConnections.WithLabels("connected").IncTo(_transport.TcpPeersConnected);
+        _tcpPeerConnections.WithLabels("accepted").IncTo(_transport.TcpPeersAccepted);
+        _tcpPeerConnections.WithLabels("refused").IncTo(_server.TcpPeersRefused);
+        _tcpPeerConnections.WithLabels("bound").IncTo(_server.TcpConnectionsBound);
+        _tcpRelayedBytes.WithLabels("to_peer").IncTo(_transport.TcpBytesToPeer);
+        _tcpRelayedBytes.WithLabels("to_client").IncTo(_transport.TcpBytesFromPeer);
         _dtlsAssociations.Set(_dtls.ActiveAssociations);
         _dtlsEvents.WithLabels("hello_verify_request_sent").IncTo(_dtls.HelloVerifyRequestsSent);
         _dtlsEvents.WithLabels("association_opened").IncTo(_dtls.AssociationsOpened);

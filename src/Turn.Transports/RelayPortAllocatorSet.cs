@@ -39,6 +39,13 @@ public sealed class RelayPortAllocatorSet : IRelayPortAllocator, IDisposable
 
     public bool Supports(StunAddressFamily family) => Find(family) is not null;
 
+    public bool SupportsTcp => _allocators.Any(a => a.SupportsTcp);
+
+    public ITcpRelayEndpoint? TryAllocateTcp(StunAddressFamily family) => Find(family)?.TryAllocateTcp(family);
+
+    /// <summary>TCP relay ports held now, over every address.</summary>
+    public int TcpPortsInUse => _allocators.Sum(a => a.TcpPortsInUse);
+
     public RelayPortGrant? TryAllocate(RelayPortRequest request) => Find(request.Family)?.TryAllocate(request);
 
     public IRelayEndpoint? TryClaimReservation(ulong token)

@@ -16,7 +16,7 @@ namespace Turn.Transports;
 /// socket with one non-blocking send while nothing waits in the pipe, so the common case costs no hand-over to the
 /// writer loop; whatever the socket does not take waits in the pipe, behind which later messages queue in order.
 /// </summary>
-internal sealed class StreamClientConnection : IClientTransport, IClientSender
+internal sealed class StreamClientConnection : IClientTransport, IClientSender, IDataConnectionTransport
 {
     /// <summary>Unsent bytes held for one connection at most.</summary>
     public const int MaxBufferedBytes = 256 * 1024;
@@ -28,6 +28,8 @@ internal sealed class StreamClientConnection : IClientTransport, IClientSender
     private readonly TransportCounters _counters;
     private readonly Socket? _directSocket;
     private Task? _pendingFlush;
+    private TcpPeerConnection? _boundPeer;
+    private Allocation? _boundAllocation;
     private long _queuedBytes;
     private bool _completed;
 
@@ -50,6 +52,46 @@ internal sealed class StreamClientConnection : IClientTransport, IClientSender
     }
 
     public FiveTuple Tuple { get; }
+
+    /// <summary>RFC 6062 §5.4: the peer connection this became the data connection of, after a ConnectionBind; else null.</summary>
+    public TcpPeerConnection? BoundPeer
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _boundPeer;
+            }
+        }
+    }
+
+    /// <summary>The TCP allocation of <see cref="BoundPeer"/>.</summary>
+    public Allocation? BoundAllocation
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _boundAllocation;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public bool TryBindPeer(ITcpPeerConnection peer, Allocation allocation)
+    {
+        lock (_sync)
+        {
+            if (peer is not TcpPeerConnection tcp || _completed || _boundPeer is not null)
+            {
+                return false;
+            }
+
+            _boundPeer = tcp;
+            _boundAllocation = allocation;
+            return true;
+        }
+    }
 
     /// <summary>RFC 8656 §11.3, §12.5: data for an allocation made over this connection goes back on it.</summary>
     public IClientSender CreateSender(in FiveTuple tuple) => this;

@@ -7,6 +7,7 @@ using System.Security.Authentication;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Turn.Relay;
+using Turn.Relay.Allocations;
 using Turn.Stun;
 
 namespace Turn.Transports;
@@ -28,6 +29,9 @@ public sealed class TcpStunListener : IAsyncDisposable
 
     /// <summary>How long a closing connection may take to send what is still buffered for it.</summary>
     private static readonly TimeSpan WriterDrainTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>What one read from a peer connection of a TCP relay takes at most (RFC 6062 data connections).</summary>
+    private const int SpliceBufferSize = 16 * 1024;
 
     private readonly Socket _listener;
     private readonly StunMessageProcessor _processor;
@@ -208,6 +212,7 @@ public sealed class TcpStunListener : IAsyncDisposable
         string reason = "closed by peer";
         StreamClientConnection? connection = null;
         Task writer = Task.CompletedTask;
+        byte[]? spliceLeftover = null;
         try
         {
             if (remoteEndPoint is not IPEndPoint remote)
@@ -245,6 +250,20 @@ public sealed class TcpStunListener : IAsyncDisposable
                     {
                         connection.Send(response.AsSpan(0, answer));
                     }
+
+                    if (connection.BoundPeer is not null)
+                    {
+                        // RFC 6062 §5.4: a data connection from here on; what follows the ConnectionBind is the peer's.
+                        spliceLeftover = buffer.ToArray();
+                        break;
+                    }
+                }
+
+                if (spliceLeftover is not null)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    reason = await SpliceAsync(connection, writer, reader, spliceLeftover, stream, stopping).ConfigureAwait(false);
+                    break;
                 }
 
                 reader.AdvanceTo(buffer.Start, buffer.End);
@@ -297,6 +316,94 @@ public sealed class TcpStunListener : IAsyncDisposable
             await reader.CompleteAsync().ConfigureAwait(false);
             await stream.DisposeAsync().ConfigureAwait(false);
             TransportLog.ConnectionClosed(_logger, remoteEndPoint, reason);
+        }
+    }
+
+    /// <summary>
+    /// RFC 6062 §5.4, §5.5: relays bytes as they are between a bound data connection and its peer connection, after the
+    /// ConnectionBind success response has gone out, until either side closes or fails, which closes the other. Returns
+    /// why it ended.
+    /// </summary>
+    private async Task<string> SpliceAsync(StreamClientConnection connection, Task writer, PipeReader reader, byte[] leftover,
+        Stream stream, CancellationToken stopping)
+    {
+        TcpPeerConnection peer = connection.BoundPeer!;
+        Allocation allocation = connection.BoundAllocation!;
+        connection.Complete();
+        await DrainAsync(writer, stopping).ConfigureAwait(false);
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        Task up = ClientToPeerAsync(reader, leftover, peer.Socket, allocation, done.Token);
+        Task down = PeerToClientAsync(peer.Socket, stream, allocation, done.Token);
+        Task first = await Task.WhenAny(up, down).ConfigureAwait(false);
+        peer.Dispose();
+        await done.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(up, down).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // One side closing makes the other's pending read or write fail; that is how the splice ends.
+        }
+
+        return first == up ? "data connection closed by client" : "data connection closed by peer";
+    }
+
+    private async Task ClientToPeerAsync(PipeReader reader, byte[] leftover, Socket peer, Allocation allocation, CancellationToken cancellationToken)
+    {
+        if (leftover.Length > 0)
+        {
+            await peer.SendAsync(leftover, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            Count(leftover.Length, allocation, toPeer: true);
+        }
+
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            foreach (ReadOnlyMemory<byte> segment in buffer)
+            {
+                await peer.SendAsync(segment, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            }
+
+            Count((int)buffer.Length, allocation, toPeer: true);
+            reader.AdvanceTo(buffer.End);
+            if (result.IsCompleted)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task PeerToClientAsync(Socket peer, Stream stream, Allocation allocation, CancellationToken cancellationToken)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(SpliceBufferSize);
+        try
+        {
+            while (true)
+            {
+                int read = await peer.ReceiveAsync(buffer, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                await stream.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                Count(read, allocation, toPeer: false);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Count(int bytes, Allocation allocation, bool toPeer)
+    {
+        if (bytes > 0)
+        {
+            allocation.CountStreamRelayed(bytes, toPeer);
+            _counters.CountTcpBytes(bytes, toPeer);
         }
     }
 

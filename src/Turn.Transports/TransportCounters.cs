@@ -15,6 +15,10 @@ public sealed class TransportCounters
     private long _streamSendDropped;
     private long _connectionsRefusedLimit;
     private long _tlsHandshakesFailed;
+    private long _tcpPeersConnected;
+    private long _tcpPeersAccepted;
+    private long _tcpBytesToPeer;
+    private long _tcpBytesFromPeer;
 
     public long DatagramsReceived => Interlocked.Read(ref _datagramsReceived);
 
@@ -40,6 +44,18 @@ public sealed class TransportCounters
 
     /// <summary>Messages for a stream client dropped because it had not read what was already waiting (backpressure).</summary>
     public long StreamSendDropped => Interlocked.Read(ref _streamSendDropped);
+
+    /// <summary>RFC 6062 §5.2: connections made from TCP relayed addresses to peers (Connect).</summary>
+    public long TcpPeersConnected => Interlocked.Read(ref _tcpPeersConnected);
+
+    /// <summary>RFC 6062 §5.3: connections peers opened to TCP relayed addresses (before the permission check).</summary>
+    public long TcpPeersAccepted => Interlocked.Read(ref _tcpPeersAccepted);
+
+    /// <summary>RFC 6062 §5.4: bytes relayed from client data connections to peers.</summary>
+    public long TcpBytesToPeer => Interlocked.Read(ref _tcpBytesToPeer);
+
+    /// <summary>RFC 6062 §5.4: bytes relayed from peers to client data connections.</summary>
+    public long TcpBytesFromPeer => Interlocked.Read(ref _tcpBytesFromPeer);
 
     /// <summary>TLS connections closed because the handshake failed or took too long.</summary>
     public long TlsHandshakesFailed => Interlocked.Read(ref _tlsHandshakesFailed);
@@ -74,6 +90,12 @@ public sealed class TransportCounters
     internal void CountDatagramsSent(int count) => Interlocked.Add(ref _datagramsSent, count);
 
     internal void CountSendErrors(int count) => Interlocked.Add(ref _sendErrors, count);
+
+    internal void CountTcpPeerConnected() => Interlocked.Increment(ref _tcpPeersConnected);
+
+    internal void CountTcpPeerAccepted() => Interlocked.Increment(ref _tcpPeersAccepted);
+
+    internal void CountTcpBytes(int bytes, bool toPeer) => Interlocked.Add(ref toPeer ? ref _tcpBytesToPeer : ref _tcpBytesFromPeer, bytes);
 
     internal void CountConnectionAccepted() => Interlocked.Increment(ref _connectionsAccepted);
 

@@ -29,6 +29,7 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
     private readonly ILogger _logger;
     private readonly NativeRelayPoller? _poller;
     private readonly ConcurrentDictionary<int, byte> _portsInUse = new();
+    private readonly ConcurrentDictionary<int, byte> _tcpPortsInUse = new();
     private readonly ConcurrentDictionary<ulong, Reservation> _reservations = new();
     private readonly Lock _sync = new();
 
@@ -66,6 +67,65 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
 
     /// <summary>Relay ports held now, allocations and reservations together.</summary>
     public int PortsInUse => _portsInUse.Count;
+
+    /// <summary>TCP relay ports held now (RFC 6062 allocations).</summary>
+    public int TcpPortsInUse => _tcpPortsInUse.Count;
+
+    /// <summary>RFC 6062 relays need a connecting socket to share the listening one's port: SO_REUSEPORT, as on Linux.</summary>
+    public bool SupportsTcp => OperatingSystem.IsLinux();
+
+    /// <summary>
+    /// RFC 6062 §5.1: a TCP relayed address on a random free port of the range (TCP ports are their own namespace, so a
+    /// number may be in use for UDP at the same time).
+    /// </summary>
+    public ITcpRelayEndpoint? TryAllocateTcp(StunAddressFamily family)
+    {
+        if (family != Family || !SupportsTcp)
+        {
+            return null;
+        }
+
+        lock (_sync)
+        {
+            int span = _maxPort - _minPort + 1;
+            int start = RandomNumberGenerator.GetInt32(span);
+            int failures = 0;
+            for (int i = 0; i < span && failures < MaxBindFailures; i++)
+            {
+                int port = _minPort + ((start + i) % span);
+                if (_tcpPortsInUse.ContainsKey(port))
+                {
+                    continue;
+                }
+
+                Socket socket;
+                try
+                {
+                    socket = ListenerSocket.Bind(new IPEndPoint(_address, port), SocketType.Stream, ProtocolType.Tcp, reusePort: true);
+                }
+                catch (SocketException)
+                {
+                    failures++;
+                    continue;
+                }
+
+                _tcpPortsInUse[port] = 0;
+                try
+                {
+                    return new TcpRelayEndpoint(socket, _counters, _logger, _ => _tcpPortsInUse.TryRemove(port, out byte _));
+                }
+                catch (SocketException)
+                {
+                    // listen() failed: give the port back and try another.
+                    _tcpPortsInUse.TryRemove(port, out _);
+                    socket.Dispose();
+                    failures++;
+                }
+            }
+
+            return null;
+        }
+    }
 
     public RelayPortGrant? TryAllocate(RelayPortRequest request)
     {

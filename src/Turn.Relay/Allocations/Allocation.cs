@@ -27,6 +27,12 @@ public sealed class Allocation
     private long _primaryExpiresAt;
     private long _additionalExpiresAt;
 
+    // A TCP allocation (RFC 6062): its peer connections, pending and bound, closed with it; and the peers a Connect is
+    // in progress for or has connected to (a second Connect to one of them is 446 while that connection lives).
+    private List<ITcpPeerConnection>? _tcpConnections;
+    private Dictionary<TransportAddress, ITcpPeerConnection?>? _outgoing;
+    private bool _tcpClosed;
+
     // Relayed application data (payload bytes, without TURN framing), for the audit log and the metrics. Each direction
     // has one writer (the receive loop of the client's 5-tuple; the loop of the relay socket), so plain adds suffice and
     // cost the relay path no locked instruction; readers see whole 64-bit values. Were two loops ever to write one
@@ -81,6 +87,9 @@ public sealed class Allocation
 
     /// <summary>Whether this is a dual allocation: one relayed address of each family.</summary>
     public bool IsDual => _additional is not null;
+
+    /// <summary>Whether the relayed address is a TCP one (RFC 6062): peers are reached over connections, not datagrams.</summary>
+    public bool IsTcp => Relay is ITcpRelayEndpoint;
 
     public ulong? ReservationToken { get; }
 
@@ -187,6 +196,24 @@ public sealed class Allocation
         _bytesToClient += bytes;
     }
 
+    /// <summary>
+    /// Bytes a data connection of a TCP allocation relayed (RFC 6062 §5.4), one read's worth at a time: counted as one
+    /// "packet" per read. Called by the transport that splices the connections.
+    /// </summary>
+    public void CountStreamRelayed(int bytes, bool toPeer)
+    {
+        if (toPeer)
+        {
+            Interlocked.Increment(ref _packetsToPeer);
+            Interlocked.Add(ref _bytesToPeer, bytes);
+        }
+        else
+        {
+            Interlocked.Increment(ref _packetsToClient);
+            Interlocked.Add(ref _bytesToClient, bytes);
+        }
+    }
+
     /// <summary>Sets the lifetime of the allocation (of every family of a dual one that is still there).</summary>
     internal void SetExpiry(long expiresAt)
     {
@@ -265,9 +292,117 @@ public sealed class Allocation
         return true;
     }
 
+    /// <summary>
+    /// RFC 6062 §5.2: starts a Connect to <paramref name="peer"/> unless one is in progress or its connection lives (then
+    /// 446), or the allocation holds <paramref name="max"/> connections already (then 508).
+    /// </summary>
+    internal int TryBeginConnect(in TransportAddress peer, int max)
+    {
+        lock (_sync)
+        {
+            if (_tcpClosed)
+            {
+                return StunErrorCode.AllocationMismatch;
+            }
+
+            _outgoing ??= [];
+            _tcpConnections ??= [];
+            _tcpConnections.RemoveAll(static c => c.IsClosed);
+            if (_outgoing.TryGetValue(peer, out ITcpPeerConnection? existing) && (existing is null || !existing.IsClosed))
+            {
+                return StunErrorCode.ConnectionAlreadyExists;
+            }
+
+            int connecting = _outgoing.Values.Count(static c => c is null);
+            if (_tcpConnections.Count + connecting >= max)
+            {
+                return StunErrorCode.InsufficientCapacity;
+            }
+
+            _outgoing[peer] = null;
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// The end of a Connect begun by <see cref="TryBeginConnect"/>: the connection made (kept with the allocation), or
+    /// null when it failed. False when the allocation went away meanwhile: the caller closes the connection.
+    /// </summary>
+    internal bool CompleteConnect(in TransportAddress peer, ITcpPeerConnection? connection)
+    {
+        lock (_sync)
+        {
+            if (_tcpClosed || connection is null)
+            {
+                _outgoing?.Remove(peer);
+                return false;
+            }
+
+            _outgoing![peer] = connection;
+            _tcpConnections!.Add(connection);
+            return true;
+        }
+    }
+
+    /// <summary>RFC 6062 §5.3: keeps a connection a peer opened; false when the allocation is gone or holds <paramref name="max"/>.</summary>
+    internal bool TryAddIncoming(ITcpPeerConnection connection, int max)
+    {
+        lock (_sync)
+        {
+            if (_tcpClosed)
+            {
+                return false;
+            }
+
+            _tcpConnections ??= [];
+            _tcpConnections.RemoveAll(static c => c.IsClosed);
+            if (_tcpConnections.Count + (_outgoing?.Values.Count(static c => c is null) ?? 0) >= max)
+            {
+                return false;
+            }
+
+            _tcpConnections.Add(connection);
+            return true;
+        }
+    }
+
+    /// <summary>Peer connections of a TCP allocation that are still open, pending or bound.</summary>
+    public int TcpConnectionCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _tcpConnections?.Count(static c => !c.IsClosed) ?? 0;
+            }
+        }
+    }
+
+    /// <summary>RFC 6062 §5.5: the allocation is gone, and so are its connections (a bound one closes its data connection).</summary>
+    private void CloseTcpConnections()
+    {
+        List<ITcpPeerConnection>? connections;
+        lock (_sync)
+        {
+            _tcpClosed = true;
+            connections = _tcpConnections;
+            _tcpConnections = null;
+            _outgoing = null;
+        }
+
+        if (connections is not null)
+        {
+            foreach (ITcpPeerConnection connection in connections)
+            {
+                connection.Dispose();
+            }
+        }
+    }
+
     /// <summary>Closes the relay endpoints still open (the allocation is gone).</summary>
     internal void DisposeRelays()
     {
+        CloseTcpConnections();
         if (_additional is null)
         {
             Relay.Dispose();

@@ -14,4 +14,10 @@ public interface IRelayPortAllocator
 
     /// <summary>RFC 8656 §7.2: the port reserved under this token; null when unknown or expired (508).</summary>
     IRelayEndpoint? TryClaimReservation(ulong token);
+
+    /// <summary>Whether TCP relayed addresses (RFC 6062) can be had at all (else 442).</summary>
+    bool SupportsTcp => false;
+
+    /// <summary>RFC 6062 §5.1: a TCP relayed address of this family, listening; null when no port can be had (508).</summary>
+    ITcpRelayEndpoint? TryAllocateTcp(Stun.StunAddressFamily family) => null;
 }

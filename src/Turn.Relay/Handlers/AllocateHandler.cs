@@ -9,11 +9,13 @@ internal sealed class AllocateHandler
 {
     private readonly TurnContext _context;
     private readonly IPeerDataHandler _peerData;
+    private readonly ITcpPeerConnectionHandler _tcpPeers;
 
-    public AllocateHandler(TurnContext context, IPeerDataHandler peerData)
+    public AllocateHandler(TurnContext context, IPeerDataHandler peerData, ITcpPeerConnectionHandler tcpPeers)
     {
         _context = context;
         _peerData = peerData;
+        _tcpPeers = tcpPeers;
     }
 
     public int Handle(in StunMessageReader request, in FiveTuple tuple, IClientTransport transport, Span<byte> response)
@@ -51,14 +53,15 @@ internal sealed class AllocateHandler
             return responses.WriteError(response, header, StunErrorCode.InsufficientCapacity, key);
         }
 
-        // Item 3: REQUESTED-TRANSPORT must be there and name UDP (RFC 8656 §18.8).
+        // Item 3: REQUESTED-TRANSPORT must be there and name UDP (RFC 8656 §18.8), or TCP (RFC 6062 §5.1 item 1).
         if (!request.TryGetAttribute(StunAttributeType.RequestedTransport, out StunAttribute transportAttribute)
             || !RequestedTransportValue.TryRead(transportAttribute.Value, out byte protocol))
         {
             return responses.WriteError(response, header, StunErrorCode.BadRequest, key);
         }
 
-        if (protocol != RequestedTransportValue.Udp)
+        bool tcp = protocol == RequestedTransportValue.Tcp;
+        if ((protocol != RequestedTransportValue.Udp && !tcp) || (tcp && !_context.Ports.SupportsTcp))
         {
             return responses.WriteError(response, header, StunErrorCode.UnsupportedTransportProtocol, key);
         }
@@ -70,6 +73,13 @@ internal sealed class AllocateHandler
         bool hasEvenPort = request.TryGetAttribute(StunAttributeType.EvenPort, out StunAttribute evenPortAttribute);
         bool hasRequestedFamily = request.TryGetAttribute(StunAttributeType.RequestedAddressFamily, out StunAttribute requestedFamilyAttribute);
         bool hasAdditionalFamily = request.TryGetAttribute(StunAttributeType.AdditionalAddressFamily, out StunAttribute additionalFamilyAttribute);
+
+        // RFC 6062 §5.1 items 2-4: a TCP allocation is made over TCP or TLS only, and has no use for DF, port parity or
+        // reservations. Nor for a second family: a dual TCP allocation is not defined, so it is refused too.
+        if (tcp && (!tuple.IsStream || dontFragment || hasEvenPort || hasToken || hasAdditionalFamily))
+        {
+            return responses.WriteError(response, header, StunErrorCode.BadRequest, key);
+        }
 
         // Item 5: RESERVATION-TOKEN excludes EVEN-PORT and the family attributes.
         if (hasToken && (hasEvenPort || hasRequestedFamily || hasAdditionalFamily))
@@ -153,6 +163,10 @@ internal sealed class AllocateHandler
                 : null;
             grant = reserved is null ? null : new RelayPortGrant(reserved, null);
         }
+        else if (tcp)
+        {
+            grant = _context.Ports.TryAllocateTcp(family) is { } tcpRelay ? new RelayPortGrant(tcpRelay, null) : null;
+        }
         else
         {
             grant = _context.Ports.TryAllocate(new RelayPortRequest(family, hasEvenPort, reserveNext));
@@ -197,8 +211,17 @@ internal sealed class AllocateHandler
             return responses.WriteError(response, header, StunErrorCode.AllocationMismatch, key);
         }
 
-        endpoint.SetDontFragment(dontFragment);
-        endpoint.Attach(allocation, _peerData);
+        if (endpoint is ITcpRelayEndpoint listening)
+        {
+            // RFC 6062 §5.1, §5.3: the relayed address accepts peer connections from now on.
+            listening.StartAccepting(allocation, _tcpPeers);
+        }
+        else
+        {
+            endpoint.SetDontFragment(dontFragment);
+            endpoint.Attach(allocation, _peerData);
+        }
+
         additionalEndpoint?.SetDontFragment(dontFragment);
         additionalEndpoint?.Attach(allocation, _peerData);
         _context.Counters.CountAllocationCreated();

@@ -16,8 +16,9 @@ internal sealed class ChannelBindHandler(TurnContext context)
         }
 
         // CHANNEL-NUMBER in 0x4000-0x4FFF (0x7FFF in RFC 5766 mode) and a well-formed XOR-PEER-ADDRESS are required
-        // (RFC 8656 §12.2).
-        if (!request.TryGetAttribute(StunAttributeType.ChannelNumber, out StunAttribute channelAttribute)
+        // (RFC 8656 §12.2). A TCP allocation has no channels: its data goes over data connections (RFC 6062 §4).
+        if (allocation.IsTcp
+            || !request.TryGetAttribute(StunAttributeType.ChannelNumber, out StunAttribute channelAttribute)
             || !ChannelNumberValue.TryRead(channelAttribute.Value, out ushort number)
             || !ChannelData.IsValidChannel(number, context.Options.AllowLegacyChannelNumbers)
             || !request.TryGetAttribute(StunAttributeType.XorPeerAddress, out StunAttribute peerAttribute)

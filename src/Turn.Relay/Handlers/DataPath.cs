@@ -40,8 +40,9 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return;
         }
 
-        // A dual allocation sends from the relayed address of the peer's family, if that one is still there.
-        if (allocation.RelayFor(peer.Family, now) is not { } relay)
+        // A dual allocation sends from the relayed address of the peer's family, if that one is still there. A TCP
+        // allocation sends nothing in Send indications (RFC 6062 §4: data connections carry its data).
+        if (allocation.RelayFor(peer.Family, now) is not { } relay || allocation.IsTcp)
         {
             context.Counters.CountDrop(DropReason.NoRelayForFamily);
             return;

@@ -104,13 +104,16 @@ public class AllocateTests
         Assert.Single(_engine.Ports.Endpoints);
     }
 
-    /// <summary>Checklist 62, RFC 8656 §7.2 item 3: REQUESTED-TRANSPORT missing or malformed is 400; not UDP is 442.</summary>
+    /// <summary>
+    /// Checklist 62, 136, 137, RFC 8656 §7.2 item 3, RFC 6062 §5.1: REQUESTED-TRANSPORT missing or malformed is 400;
+    /// neither UDP nor TCP is 442; TCP over UDP is 400.
+    /// </summary>
     [Fact]
     public void Rfc8656_S7_2_item3_requested_transport()
     {
         Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Request(StunMethod.Allocate))!.ErrorCode);
         Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddAttribute(StunAttributeType.RequestedTransport, [17])))!.ErrorCode);
-        Assert.Equal(StunErrorCode.UnsupportedTransportProtocol, _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(6)))!.ErrorCode);
+        Assert.Equal(StunErrorCode.BadRequest, _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(6)))!.ErrorCode);
         Assert.Equal(StunErrorCode.UnsupportedTransportProtocol, _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(1)))!.ErrorCode);
         Assert.Empty(_engine.Ports.Endpoints);
     }

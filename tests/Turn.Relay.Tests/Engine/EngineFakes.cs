@@ -73,6 +73,22 @@ internal sealed class FakePortAllocator : IRelayPortAllocator
 
     public bool Supports(StunAddressFamily family) => Families.Contains(family);
 
+    public bool SupportsTcp => true;
+
+    public List<FakeTcpRelayEndpoint> TcpEndpoints { get; } = [];
+
+    public ITcpRelayEndpoint? TryAllocateTcp(StunAddressFamily family)
+    {
+        if (!Families.Contains(family))
+        {
+            return null;
+        }
+
+        var endpoint = new FakeTcpRelayEndpoint(TransportAddress.FromIPAddress(family == StunAddressFamily.IPv6 ? RelayIp6 : RelayIp, _nextPort++));
+        TcpEndpoints.Add(endpoint);
+        return endpoint;
+    }
+
     public RelayPortGrant? TryAllocate(RelayPortRequest request)
     {
         Requests.Add(request);
@@ -143,5 +159,92 @@ internal sealed class FakeClientTransport : IClientTransport
     private sealed class Sender(List<byte[]> sent) : IClientSender
     {
         public void Send(ReadOnlySpan<byte> message) => sent.Add(message.ToArray());
+    }
+}
+
+/// <summary>A TCP peer connection that only records being closed.</summary>
+internal sealed class FakeTcpPeerConnection(TransportAddress peer) : ITcpPeerConnection
+{
+    public TransportAddress Peer { get; } = peer;
+
+    public bool IsClosed { get; private set; }
+
+    public void Dispose() => IsClosed = true;
+}
+
+/// <summary>A TCP relayed address whose connects succeed (or fail) at once and whose peers are handed in by the test.</summary>
+internal sealed class FakeTcpRelayEndpoint(TransportAddress address) : ITcpRelayEndpoint
+{
+    public TransportAddress LocalAddress { get; } = address;
+
+    public bool ConnectSucceeds { get; set; } = true;
+
+    public List<FakeTcpPeerConnection> Connected { get; } = [];
+
+    public Allocation? Allocation { get; private set; }
+
+    public ITcpPeerConnectionHandler? Handler { get; private set; }
+
+    public bool Disposed { get; private set; }
+
+    public Task<ITcpPeerConnection?> ConnectAsync(TransportAddress peer, TimeSpan timeout)
+    {
+        if (!ConnectSucceeds)
+        {
+            return Task.FromResult<ITcpPeerConnection?>(null);
+        }
+
+        var connection = new FakeTcpPeerConnection(peer);
+        Connected.Add(connection);
+        return Task.FromResult<ITcpPeerConnection?>(connection);
+    }
+
+    public void StartAccepting(Allocation allocation, ITcpPeerConnectionHandler handler)
+    {
+        Allocation = allocation;
+        Handler = handler;
+    }
+
+    /// <summary>A peer connects to the relayed address.</summary>
+    public FakeTcpPeerConnection Incoming(TransportAddress peer)
+    {
+        var connection = new FakeTcpPeerConnection(peer);
+        Handler!.HandleIncomingPeer(Allocation!, connection);
+        return connection;
+    }
+
+    public void SendToPeer(ReadOnlySpan<byte> payload, in TransportAddress peer, bool dontFragment = false)
+    {
+    }
+
+    public void SetDontFragment(bool enabled)
+    {
+    }
+
+    public void Attach(Allocation allocation, IPeerDataHandler handler)
+    {
+    }
+
+    public void Dispose() => Disposed = true;
+}
+
+/// <summary>A client connection that can become a data connection (RFC 6062 §5.4): records what it was bound to.</summary>
+internal sealed class FakeDataConnection : IClientTransport, IDataConnectionTransport
+{
+    public List<byte[]> Sent { get; } = [];
+
+    public ITcpPeerConnection? Bound { get; private set; }
+
+    public IClientSender CreateSender(in FiveTuple tuple) => new FakeClientTransport().CreateSender(tuple);
+
+    public bool TryBindPeer(ITcpPeerConnection peer, Allocation allocation)
+    {
+        if (Bound is not null)
+        {
+            return false;
+        }
+
+        Bound = peer;
+        return true;
     }
 }

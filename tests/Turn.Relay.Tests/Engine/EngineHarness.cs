@@ -78,10 +78,10 @@ internal sealed class EngineHarness
         }, user, id: id);
 
     /// <summary>Runs one packet through the engine; the decoded answer, or null when there is none.</summary>
-    public Answer? Send(byte[] packet, FiveTuple? tuple = null)
+    public Answer? Send(byte[] packet, FiveTuple? tuple = null, IClientTransport? transport = null)
     {
         byte[] response = new byte[StunMessageProcessor.MaxResponseLength];
-        int length = Processor.Process(packet, tuple ?? Client, Transport, response);
+        int length = Processor.Process(packet, tuple ?? Client, transport ?? Transport, response);
         return length == 0 ? null : new Answer(response[..length]);
     }
 

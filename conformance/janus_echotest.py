@@ -208,6 +208,15 @@ def describe(candidate):
     return f"{candidate.type} {candidate.host} {candidate.port}"
 
 
+STEP = ["starting"]
+
+
+def step(text):
+    """What the client is waiting for now (named in the error line if it times out)."""
+    STEP[0] = text
+    print(f"# step: {text}", file=sys.stderr, flush=True)
+
+
 async def run(args):
     janus = Janus(args.janus)
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[
@@ -221,6 +230,7 @@ async def run(args):
             print(f"janus-event {name}", flush=True)
 
     try:
+        step("Janus session and echotest handle")
         await janus.start("janus.plugin.echotest")
         channel = pc.createDataChannel("echo", ordered=True)
         opened = asyncio.get_running_loop().create_future()
@@ -231,14 +241,17 @@ async def run(args):
         remote_track = asyncio.get_running_loop().create_future()
         pc.on("track", lambda t: t.kind == "audio" and not remote_track.done() and remote_track.set_result(t))
 
+        step("gathering (allocations on the TURN server)")
         await asyncio.wait_for(pc.setLocalDescription(await pc.createOffer()), args.timeout)
         for kind, ip, port in candidates_of(pc.localDescription.sdp):
             print(f"gathered {kind} {ip} {port}", flush=True)
         jsep = {"type": "offer", "sdp": pc.localDescription.sdp, "trickle": False}
         if args.force_relay:
             jsep["force_relay"] = True
+        step("sending the offer to the echotest plugin")
         await janus.message({"audio": True, "video": False, "data": True}, jsep)
 
+        step("Janus's answer (long poll)")
         deadline = time.monotonic() + args.timeout
         answer = None
         while answer is None:
@@ -264,9 +277,11 @@ async def run(args):
 
         drainer = asyncio.ensure_future(drain_events())
         try:
+            step("ICE, DTLS and the DataChannel opening")
             await asyncio.wait_for(pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer")), args.timeout)
             await asyncio.wait_for(opened, args.timeout)
 
+            step("the echotest's DataChannel reply")
             token = f"conformance-{secrets.token_hex(8)}"
             channel.send(token)
             reply = None
@@ -279,6 +294,7 @@ async def run(args):
                     print(f"# other DataChannel message: {m!r}", file=sys.stderr)
             print(f"datachannel {token} {reply}", flush=True)
 
+            step("audio frames on Janus's track")
             track = await asyncio.wait_for(remote_track, args.timeout)
             frames = 0
             squares = 0.0
@@ -319,7 +335,7 @@ def main():
     try:
         asyncio.run(run(args))
     except Exception as e:  # every failure becomes one error line for the calling script
-        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"error: {type(e).__name__} while waiting for {STEP[0]}: {e}", file=sys.stderr)
         sys.exit(1)
 
 

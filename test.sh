@@ -54,6 +54,9 @@ command -v ss >/dev/null 2>&1 || lean+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || lean+=(util-linux)
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || lean+=(python3-yaml)
 /usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || lean+=(python3-kubernetes)
+# The SFU of conformance/85-janus.sh (only its HTTP transport and echo test plugin are loaded), without
+# recommended packages.
+command -v janus >/dev/null 2>&1 || lean+=(janus)
 if [ ${#missing[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "== installing: ${missing[*]} ${lean[*]}"

@@ -45,7 +45,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SELF="$HERE/$(basename "$0")"
 CLIENT="$HERE/janus_echotest.py"
 PY=/usr/bin/python3
-JANUS_LIB=/usr/lib/x86_64-linux-gnu/janus
+# Where the janus package keeps its modules (the multiarch library folder).
+JANUS_LIB=$(dpkg -L janus 2>/dev/null | sed -n 's#/plugins/libjanus_echotest\.so$##p' | head -n 1)
+JANUS_LIB=${JANUS_LIB:-/usr/lib/$(uname -m)-linux-gnu/janus}
 LIMIT=40        # seconds for one client run
 OUTER_LIMIT=110 # seconds for everything inside the namespace
 

@@ -48,8 +48,8 @@ PY=/usr/bin/python3
 # Where the janus package keeps its modules (the multiarch library folder).
 JANUS_LIB=$(dpkg -L janus 2>/dev/null | sed -n 's#/plugins/libjanus_echotest\.so$##p' | head -n 1)
 JANUS_LIB=${JANUS_LIB:-/usr/lib/$(uname -m)-linux-gnu/janus}
-LIMIT=40        # seconds for one client run
-OUTER_LIMIT=110 # seconds for everything inside the namespace
+LIMIT=30        # seconds for one client run (each of its steps: 10)
+OUTER_LIMIT=100 # seconds for everything inside the namespace
 
 . "$HERE/lib/common.bash"
 . "$HERE/lib/turnserver.bash"
@@ -79,17 +79,46 @@ if [ "${JANUS_CONFORMANCE_NETNS:-}" != 1 ]; then
         exit 1
     fi
     echo "# running inside a new network namespace: unshare --net $SELF" >&2
-    JANUS_CONFORMANCE_NETNS=1 timeout -k 5 "$OUTER_LIMIT" unshare --net -- bash "$SELF"
-    rc=$?
-    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    # The inner run records "PID START-TIME" of everything it starts here, so that even if it has to
+    # be killed, what it left running can be stopped by PID (and only if it is still that process).
+    : >"$tmp/inner.pids"
+    JANUS_CONFORMANCE_NETNS=1 JANUS_CONFORMANCE_PIDS="$tmp/inner.pids" unshare --net -- bash "$SELF" &
+    inner=$!   # unshare runs bash in its own place: this is the inner script's PID
+    track_pid "$inner"
+    for _ in $(seq 1 $((OUTER_LIMIT * 10))); do
+        kill -0 "$inner" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$inner" 2>/dev/null; then
         fail "janus conformance finished in time" "the run inside the namespace took over ${OUTER_LIMIT}s and was stopped"
+        kill "$inner" 2>/dev/null   # its EXIT trap stops what it started
+        for _ in $(seq 1 200); do
+            kill -0 "$inner" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$inner" 2>/dev/null && kill -9 "$inner" 2>/dev/null
     fi
+    wait "$inner"
+    rc=$?
+    while read -r pid start; do
+        [ -n "${pid:-}" ] || continue
+        if [ "$(awk '{ print $22 }' "/proc/$pid/stat" 2>/dev/null)" = "$start" ]; then
+            echo "# stopping $pid, left running by the inner run" >&2
+            kill -9 "$pid" 2>/dev/null
+        fi
+    done <"$tmp/inner.pids"
     exit "$rc"
 fi
 
 # --- inside the namespace ------------------------------------------------------------------------
-# A TERM from the outer timeout ends the script through its EXIT trap, which stops what it started.
+# A TERM from the outer run ends this one through its EXIT trap, which stops what it started (the
+# long steps run in the background with `wait`, so the trap runs at once).
 trap 'exit 143' TERM INT
+# Every process started here is also recorded for the outer run (see there).
+track_pid() {
+    started_pids+=("$1")
+    echo "$1 $(awk '{ print $22 }' "/proc/$1/stat" 2>/dev/null)" >>"${JANUS_CONFORMANCE_PIDS:-/dev/null}"
+}
 
 if ! ip link set lo up 2>"$tmp/ip.err"; then
     skip "janus network namespace" "cannot bring lo up: $(head -n1 "$tmp/ip.err")"
@@ -281,8 +310,11 @@ run_case() {
     [ "$mode" = forced ] && extra=(--force-relay)
     echo "# running: janus_echotest.py --janus http://127.0.0.1:$janus_port/janus --turn-url $url ${extra[*]}" >&2
     timeout -k 5 "$LIMIT" "$PY" "$CLIENT" --janus "http://127.0.0.1:$janus_port/janus" --turn-url "$url" \
-        --username "$username" --password "$password" --audio-seconds 3 --timeout 20 "${extra[@]}" \
-        >"$tmp/out" 2>"$tmp/err"
+        --username "$username" --password "$password" --audio-seconds 3 --timeout 10 "${extra[@]}" \
+        >"$tmp/out" 2>"$tmp/err" &
+    local client_pid=$!
+    track_pid "$client_pid"
+    wait "$client_pid"
     local rc=$?
     show "$tmp/out"
     show "$tmp/err"

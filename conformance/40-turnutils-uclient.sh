@@ -102,6 +102,16 @@ uclient_transfer_case "uclient over TCP, 10 clients at once, ChannelData with 99
 uclient_transfer_case "uclient over TCP, RTP+RTCP allocations with EVEN-PORT/RESERVATION-TOKEN (-t)" \
     $((2 * N)) 100 1 "$relay_min" "$relay_max" -t -n "$N" "${LT[@]}"
 
+# TCP relays (RFC 6062, -T): every client allocates a TCP relayed address over a TCP control connection; the clients
+# Connect to each other's relayed addresses (a peer here is another allocation's relayed address, which the peer policy
+# allows in the relay range), are told of incoming connections by ConnectionAttempt, bind a data connection to each with
+# ConnectionBind (signed with the control connection's nonce, as uclient does), and echo over them.
+uclient_transfer_case "uclient TCP relays (RFC 6062), two clients (-T)" \
+    $((2 * N)) 100 0 "$relay_min" "$relay_max" -T -n "$N" "${LT[@]}"
+
+uclient_transfer_case "uclient TCP relays (RFC 6062), four clients connecting to each other (-T -m 4)" \
+    $((4 * N)) 100 0 "$relay_min" "$relay_max" -T -m 4 -n "$N" "${LT[@]}"
+
 # TURN over TLS (RFC 8656 §5, TLS-over-TCP): the same on the server's TLS port, with the certificate it generated
 # at start (uclient does not check it).
 if [ -n "${srv_tls_port:-}" ]; then
@@ -113,6 +123,8 @@ if [ -n "${srv_tls_port:-}" ]; then
         "$N" 999 0 "$relay_min" "$relay_max" -t -S -s -c -l 999 -n "$N" "${LT[@]}"
     uclient_transfer_case "uclient over TLS, 10 clients at once, ChannelData (-t -S -m 10 -c)" \
         $((10 * N)) 100 0 "$relay_min" "$relay_max" -t -S -c -m 10 -n "$N" "${LT[@]}"
+    uclient_transfer_case "uclient TCP relays (RFC 6062) over TLS control and data connections (-T -S)" \
+        $((2 * N)) 100 0 "$relay_min" "$relay_max" -T -S -n "$N" "${LT[@]}"
     srv_port=$udp_port
 else
     fail "uclient over TLS" "the server log names no TLS listener"

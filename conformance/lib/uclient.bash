@@ -152,8 +152,11 @@ PY
 uclient_transfer_case() {
     local name=$1 expected=$2 length=$3 even_port=$4 low=$5 high=$6
     shift 6
-    local out="$tmp/uclient.out" channel=1 a rc verdict binds
-    for a in "$@"; do [ "$a" = -s ] && channel=0; done
+    local out="$tmp/uclient.out" channel=1 tcp_relay=0 a rc verdict binds
+    for a in "$@"; do
+        [ "$a" = -s ] && channel=0
+        [ "$a" = -T ] && channel=0 && tcp_relay=1
+    done
     uclient_next_local_addr
     echo "# running: $UCLIENT -v $* -L $uclient_local_addr -p $srv_port -e 127.0.0.1 -r $peer_port 127.0.0.1" >&2
     timeout "$UCLIENT_LIMIT" "$UCLIENT" -v "$@" -L "$uclient_local_addr" -p "$srv_port" -e 127.0.0.1 -r "$peer_port" \
@@ -169,12 +172,20 @@ uclient_transfer_case() {
     if [ "$channel" = 1 ] && [ "${verdict%% *}" = ok ] && [ "$binds" = 0 ]; then
         verdict="fail no ChannelBind request sent (no 'channel bind sent' line)"
     fi
+    # RFC 6062 (-T): every data connection was bound with ConnectionBind (a refused one prints an error line, which
+    # the judge already counts).
+    local connection_binds
+    connection_binds=$(grep -c 'connection bind sent' "$out")
+    if [ "$tcp_relay" = 1 ] && [ "${verdict%% *}" = ok ] && [ "$connection_binds" = 0 ]; then
+        verdict="fail no ConnectionBind request sent (no 'connection bind sent' line)"
+    fi
     if [ "$rc" != 0 ] && [ "${verdict%% *}" = ok ]; then
         verdict="fail uclient exited with $rc"
     fi
     if [ "${verdict%% *}" = ok ]; then
         local detail=${verdict#ok }
         [ "$channel" = 1 ] && detail="$detail, $binds ChannelBind requests"
+        [ "$tcp_relay" = 1 ] && detail="$detail, $connection_binds data connections bound"
         pass "$name" "$detail"
     else
         fail "$name" "${verdict#fail }"

@@ -336,6 +336,20 @@ public sealed class TcpStunListener : IAsyncDisposable
         Task down = PeerToClientAsync(peer.Socket, stream, allocation, done.Token);
         Task first = await Task.WhenAny(up, down).ConfigureAwait(false);
         peer.Dispose();
+        if (first == down && stream is SslStream tls)
+        {
+            // The peer is gone: end TLS with close_notify rather than a bare close, which TLS clients report as an
+            // error (unexpected EOF).
+            try
+            {
+                await tls.ShutdownAsync().WaitAsync(WriterDrainTimeout, stopping).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or TimeoutException or OperationCanceledException or ObjectDisposedException)
+            {
+                // The client is gone too, or not reading; closing is all that is left.
+            }
+        }
+
         await done.CancelAsync().ConfigureAwait(false);
         try
         {

@@ -43,10 +43,21 @@ public sealed class TcpAllocationEndToEndTests(RelayServerFixture server) : ICla
         return value;
     }
 
-    /// <summary>A new connection to the server, bound with ConnectionBind to <paramref name="id"/>; returns it and the answer.</summary>
-    private async Task<(TurnTestClient Data, byte[] Answer)> BindAsync(uint id)
+    /// <summary>
+    /// A new connection to the server, bound with ConnectionBind to <paramref name="id"/>; returns it and the answer. With
+    /// <paramref name="control"/>, the first ConnectionBind is signed with the control connection's nonce, as coturn's
+    /// clients do (RFC 6062 §4.4); else it goes through a 401 challenge of its own.
+    /// </summary>
+    private async Task<(TurnTestClient Data, byte[] Answer)> BindAsync(uint id, TurnTestClient? control = null)
     {
         var data = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password, tcp: true);
+        if (control is not null)
+        {
+            data.UseCredentialsOf(control);
+            byte[] first = await data.RequestOnceAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.AddConnectionId(id));
+            return (data, first);
+        }
+
         byte[] answer = await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.AddConnectionId(id));
         return (data, answer);
     }
@@ -166,7 +177,7 @@ public sealed class TcpAllocationEndToEndTests(RelayServerFixture server) : ICla
             byte[] early = "sent before the bind"u8.ToArray();
             await peer.SendAsync(early);
 
-            var (data, bound) = await BindAsync(id);
+            var (data, bound) = await BindAsync(id, control);
             using (data)
             {
                 Assert.Null(TurnTestClient.ErrorCode(bound));
@@ -254,7 +265,7 @@ public sealed class TcpAllocationEndToEndTests(RelayServerFixture server) : ICla
         Assert.Equal(peerAddress, TurnTestClient.XorAddress(attempt, StunAttributeType.XorPeerAddress));
         uint id = ConnectionId(attempt);
 
-        var (data, bound) = await BindAsync(id);
+        var (data, bound) = await BindAsync(id, control);
         using (data)
         {
             Assert.Null(TurnTestClient.ErrorCode(bound));

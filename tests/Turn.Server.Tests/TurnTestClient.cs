@@ -87,6 +87,15 @@ internal sealed class TurnTestClient : IDisposable
 
     public byte[]? Key => _key;
 
+    /// <summary>Signs from now on with the realm, nonce and key <paramref name="other"/> holds (RFC 6062 §4.4: a data connection uses the control connection's).</summary>
+    public void UseCredentialsOf(TurnTestClient other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        _realm = other._realm;
+        _nonce = other._nonce;
+        _key = other._key;
+    }
+
     public void Dispose()
     {
         _stream?.Dispose();
@@ -173,6 +182,14 @@ internal sealed class TurnTestClient : IDisposable
 
             return answer;
         }
+    }
+
+    /// <summary>Sends a request signed with the credentials held now, once (no challenge answered); returns the answer.</summary>
+    public async Task<byte[]> RequestOnceAsync(StunMethod method, Attributes? attributes = null)
+    {
+        byte[]? answer = await ExchangeAsync(Build(method, TransactionId.NewRandom(), attributes));
+        Assert.NotNull(answer);
+        return answer;
     }
 
     /// <summary>An indication (never answered): sent and forgotten.</summary>

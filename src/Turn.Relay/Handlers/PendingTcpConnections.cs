@@ -43,6 +43,15 @@ internal sealed class PendingTcpConnections
         }
     }
 
+    /// <summary>The connection waiting under <paramref name="id"/>, left in place.</summary>
+    public bool TryPeek(uint id, out Entry entry)
+    {
+        lock (_sync)
+        {
+            return _byId.TryGetValue(id, out entry);
+        }
+    }
+
     /// <summary>Takes the connection waiting under <paramref name="id"/>, if any.</summary>
     public bool TryTake(uint id, out Entry entry)
     {

@@ -67,7 +67,18 @@ internal sealed class TcpRelayHandler(TurnContext context) : ITcpPeerConnectionH
             return context.Responses.WriteError(response, header, StunErrorCode.BadRequest);
         }
 
-        int answered = context.CheckCredentialsAndAttributes(request, tuple, response, out RequestKey key);
+        // RFC 6062 §4.4: clients send the control connection's credentials, nonce included; our nonces are bound to the
+        // address and port they were issued to, so one issued to the control connection (from the same IP) is good here.
+        FiveTuple? control = null;
+        if (request.TryGetAttribute(StunAttributeType.ConnectionId, out StunAttribute peekAttribute)
+            && UInt32Value.TryRead(peekAttribute.Value, out uint peekId)
+            && Pending.TryPeek(peekId, out PendingTcpConnections.Entry waiting)
+            && waiting.Allocation.Tuple.Client.WithPort(0) == tuple.Client.WithPort(0))
+        {
+            control = waiting.Allocation.Tuple;
+        }
+
+        int answered = context.CheckCredentialsAndAttributes(request, tuple, control, response, out RequestKey key);
         if (answered >= 0)
         {
             return answered;

@@ -158,10 +158,25 @@ internal sealed class TurnContext
     /// comprehension-required attributes (§6.3.1: 420, after authentication), then malformed known ones (400). Returns a response length when the
     /// request is answered here (error), or -1 to go on with <paramref name="key"/> set.
     /// </summary>
-    public int CheckCredentialsAndAttributes(in StunMessageReader request, in FiveTuple tuple, Span<byte> response, out RequestKey key)
+    public int CheckCredentialsAndAttributes(in StunMessageReader request, in FiveTuple tuple, Span<byte> response, out RequestKey key) =>
+        CheckCredentialsAndAttributes(request, tuple, null, response, out key);
+
+    /// <summary>
+    /// As above; a nonce that is stale for <paramref name="tuple"/> is tried once more as one issued to
+    /// <paramref name="nonceTuple"/> (RFC 6062 §4.4: a ConnectionBind comes with the control connection's credentials,
+    /// nonce included, over a new connection).
+    /// </summary>
+    public int CheckCredentialsAndAttributes(in StunMessageReader request, in FiveTuple tuple, FiveTuple? nonceTuple, Span<byte> response,
+        out RequestKey key)
     {
         StunHeader header = request.Header;
-        switch (Authenticator.Authenticate(request, tuple, out key))
+        AuthenticationStatus status = Authenticator.Authenticate(request, tuple, out key);
+        if (status == AuthenticationStatus.StaleNonce && nonceTuple is { } other)
+        {
+            status = Authenticator.Authenticate(request, other, out key);
+        }
+
+        switch (status)
         {
             case AuthenticationStatus.Authenticated:
                 break;

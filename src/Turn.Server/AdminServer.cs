@@ -76,7 +76,7 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
         catch (IOException ex)
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            throw new InvalidOperationException($"The admin listener cannot listen on {endPoint} (Turn:AdminListen, --admin-listen): {ex.Message}", ex);
+            throw new StartupException($"The admin listener cannot listen on {endPoint} (Turn:AdminListen, --admin-listen): {ex.Message}", ex);
         }
 
         _app = app;

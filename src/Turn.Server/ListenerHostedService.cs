@@ -80,6 +80,14 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
                 ServerLog.PortRetry(_logger, _udp.Count > 0 ? _udp[0].LocalEndPoint.Port : 0);
                 await CloseAllAsync().ConfigureAwait(false);
             }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                await CloseAllAsync().ConfigureAwait(false);
+                throw new StartupException(
+                    $"A listening address is in use by another program (another turn-server?): port {_options.ListeningPort} " +
+                    $"(Turn:ListeningPort, --listening-port), TLS {_options.EffectiveTlsPort}, DTLS {_options.EffectiveDtlsPort}; " +
+                    "stop it or choose other ports.", ex);
+            }
         }
 
         foreach (UdpStunListener listener in _udp)
@@ -210,6 +218,11 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
                     // Several sockets on one port (SO_REUSEPORT), each with its own receive loop; the kernel keeps
                     // each client on one socket, so a 5-tuple is always served by the same loop.
                     int sockets = _options.UdpReceiveLoops;
+                    if (sockets > 1)
+                    {
+                        UdpStunListener.EnsurePortFree(new IPEndPoint(address, port));
+                    }
+
                     for (int i = 0; i < sockets; i++)
                     {
                         var udp = UdpStunListener.Bind(new IPEndPoint(address, port), _processor, _counters, udpLogger,

@@ -61,6 +61,11 @@ catch (InvalidOperationException ex) when (ex.Message.Contains("configuration", 
     await Console.Error.WriteLineAsync("turn-server: invalid configuration: " + ex.Message).ConfigureAwait(false);
     return 1;
 }
+catch (StartupException ex)
+{
+    await Console.Error.WriteLineAsync("turn-server: cannot start: " + ex.Message).ConfigureAwait(false);
+    return 1;
+}
 catch (SocketException ex)
 {
     await Console.Error.WriteLineAsync("turn-server: cannot listen: " + ex.Message).ConfigureAwait(false);

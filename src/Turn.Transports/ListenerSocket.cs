@@ -8,6 +8,7 @@ internal static class ListenerSocket
 {
     // Linux values of SOL_SOCKET and SO_REUSEPORT (asm-generic/socket.h); .NET has no named option for it.
     private const int SolSocket = 1;
+    private const int SoReuseAddress = 2;
     private const int SoReusePort = 15;
 
     /// <summary>
@@ -16,6 +17,29 @@ internal static class ListenerSocket
     /// </summary>
     public static Socket Bind(IPEndPoint endPoint, SocketType socketType, ProtocolType protocolType) =>
         Bind(endPoint, socketType, protocolType, reusePort: false);
+
+    /// <summary>
+    /// Fails with <see cref="SocketError.AddressAlreadyInUse"/> when a UDP socket of any program holds
+    /// <paramref name="endPoint"/> (port 0: nothing to check). A SO_REUSEPORT group would otherwise be joined, not
+    /// refused, by a second server started on the same port by the same user, and the kernel would split clients
+    /// between the two.
+    /// </summary>
+    public static void EnsureUdpPortFree(IPEndPoint endPoint)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        if (endPoint.Port == 0)
+        {
+            return;
+        }
+
+        using var probe = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            probe.DualMode = false;
+        }
+
+        probe.Bind(endPoint);
+    }
 
     /// <summary>
     /// As above; with <paramref name="reusePort"/> the socket joins a SO_REUSEPORT group, so several sockets share
@@ -34,8 +58,17 @@ internal static class ListenerSocket
 
             if (socketType == SocketType.Stream)
             {
-                // A restarted server must be able to listen again while old connections sit in TIME_WAIT.
-                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                // A restarted server must be able to listen again while old connections sit in TIME_WAIT. On Linux the
+                // plain SO_REUSEADDR: .NET's ReuseAddress also sets SO_REUSEPORT there, which would let a second server
+                // listen on the same port and take half the connections instead of failing to start.
+                if (OperatingSystem.IsLinux())
+                {
+                    socket.SetRawSocketOption(SolSocket, SoReuseAddress, BitConverter.GetBytes(1));
+                }
+                else
+                {
+                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                }
             }
 
             if (reusePort)

@@ -88,6 +88,12 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
         }
     }
 
+    /// <summary>
+    /// Fails with <see cref="SocketError.AddressAlreadyInUse"/> when another program's UDP socket holds
+    /// <paramref name="endPoint"/>; call before binding the first socket of a SO_REUSEPORT group.
+    /// </summary>
+    public static void EnsurePortFree(IPEndPoint endPoint) => ListenerSocket.EnsureUdpPortFree(endPoint);
+
     /// <summary>RFC 8656 §11.3, §12.5: data for an allocation's client leaves from this socket to the client's address.</summary>
     public IClientSender CreateSender(in FiveTuple tuple) => _receiveBatch > 0
         ? new NativeClientSender(_socket, tuple.Client, _counters)

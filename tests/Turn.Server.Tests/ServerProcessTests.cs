@@ -88,4 +88,34 @@ public class ServerProcessTests
             await StopAsync(process);
         }
     }
+    /// <summary>
+    /// A second server on the port a first one holds must not start (and share the port's clients with it, as a
+    /// SO_REUSEPORT group or a .NET ReuseAddress on Linux would let it): over UDP and over TCP alone, it exits 1 with
+    /// a one-line message naming the port.
+    /// </summary>
+    [Theory]
+    [InlineData("udp")]
+    [InlineData("tcp")]
+    public async Task Second_server_on_a_port_in_use_exits_1_naming_it(string protocol)
+    {
+        int port = FreePort();
+        string text = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string[] only = protocol == "udp" ? ["--no-tcp"] : ["--no-udp"];
+        string[] common = ["--listening-port", text, "--listening-ip", "127.0.0.1", "--no-tls", "--no-dtls", "--admin-listen", "127.0.0.1:0",
+            "--udp-receive-loops", "2", .. only];
+        using Process first = Start(common);
+        try
+        {
+            await WaitForLineAsync(first, "Server ready", TimeSpan.FromSeconds(60));
+            var (exitCode, _, err) = await RunToEndAsync(common);
+            Assert.Equal(1, exitCode);
+            Assert.Contains("cannot start: A listening address is in use", err, StringComparison.Ordinal);
+            Assert.Contains($"port {text}", err, StringComparison.Ordinal);
+            Assert.DoesNotContain("   at ", err, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await StopAsync(first);
+        }
+    }
 }

@@ -14,6 +14,8 @@ internal sealed class DrainingHostLifetime(IHostApplicationLifetime lifetime, Dr
 
     public Task WaitForStartAsync(CancellationToken cancellationToken)
     {
+        // Under nohup SIGHUP arrives ignored and would never reach the reload handler.
+        Turn.Transports.SignalDisposition.ResetHangUpToDefault();
         _registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
             context.Cancel = true;

@@ -9,14 +9,22 @@ internal static class ServerProcess
 {
     private static string ServerDll => Path.Combine(AppContext.BaseDirectory, "turn-server.dll");
 
-    public static Process Start(IEnumerable<string> args, IDictionary<string, string>? environment = null)
+    public static Process Start(IEnumerable<string> args, IDictionary<string, string>? environment = null, string? ignoredSignal = null)
     {
-        var info = new ProcessStartInfo("dotnet")
+        // With ignoredSignal, started the way nohup starts it: the signal ignored, which the process inherits.
+        var info = new ProcessStartInfo(ignoredSignal is null ? "dotnet" : "/bin/sh")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (ignoredSignal is not null)
+        {
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add($"trap '' {ignoredSignal}; exec dotnet \"$@\"");
+            info.ArgumentList.Add("sh");
+        }
+
         info.ArgumentList.Add(ServerDll);
         foreach (string arg in args)
         {

@@ -12,6 +12,13 @@ internal sealed class BindingHandler
     /// <summary>How many unknown types a 420 lists; more would only make the answer an amplifier.</summary>
     private const int MaxUnknownAttributes = 16;
 
+    /// <summary>RFC 5780 §7.2 CHANGE-REQUEST flags: A (change IP) and B (change port).</summary>
+    private const uint ChangeIpFlag = 0x4;
+    private const uint ChangePortFlag = 0x2;
+
+    /// <summary>The most PADDING a response carries (RFC 5780 §7.6): enough to test fragmentation, within one response buffer.</summary>
+    private const int MaxPadding = 1200;
+
     private readonly StunResponses _responses;
 
     public BindingHandler(StunResponses responses)
@@ -19,13 +26,23 @@ internal sealed class BindingHandler
         _responses = responses;
     }
 
-    public int HandleRequest(in StunMessageReader request, in FiveTuple tuple, Span<byte> response)
+    public int HandleRequest(in StunMessageReader request, in FiveTuple tuple, Span<byte> response) =>
+        HandleRequest(request, tuple, null, response);
+
+    /// <summary>
+    /// As above; over a UDP listener with a second address (<paramref name="nat"/>, RFC 5780 §6), CHANGE-REQUEST and
+    /// RESPONSE-PORT are served, and the response carries RESPONSE-ORIGIN and OTHER-ADDRESS (SOURCE-ADDRESS and
+    /// CHANGED-ADDRESS for RFC 3489 clients, RFC 3489 §11.2.3, §11.2.5).
+    /// </summary>
+    public int HandleRequest(in StunMessageReader request, in FiveTuple tuple, INatDiscoveryEndpoint? nat, Span<byte> response)
     {
         StunHeader header = request.Header;
+        TransportAddress other = default;
+        bool discovery = nat is not null && tuple.Protocol == TransportProtocol.Udp && nat.TryGetOtherAddress(out other);
 
         // RFC 8489 §6.3.1: unknown comprehension-required attributes are answered with 420.
         Span<ushort> unknown = stackalloc ushort[MaxUnknownAttributes];
-        int unknownCount = CollectUnknownAttributes(request, unknown);
+        int unknownCount = CollectUnknownAttributes(request, unknown, discovery);
         if (unknownCount > 0)
         {
             return _responses.WriteError(response, header, StunErrorCode.UnknownAttribute, unknown[..unknownCount]);
@@ -50,22 +67,58 @@ internal sealed class BindingHandler
             writer.AddAddress(StunAttributeType.MappedAddress, tuple.Client);
         }
 
-        return _responses.Finish(ref writer, header);
+        if (!discovery)
+        {
+            return _responses.Finish(ref writer, header);
+        }
+
+        // RFC 5780 §6.1: CHANGE-REQUEST picks the address the response leaves from; RESPONSE-PORT the client port it
+        // goes to (at the request's source IP); PADDING is answered with as much padding (no amplification).
+        uint flags = request.TryGetAttribute(StunAttributeType.ChangeRequest, out StunAttribute change)
+            && UInt32Value.TryRead(change.Value, out uint value) ? value : 0;
+        bool changeIp = (flags & ChangeIpFlag) != 0;
+        bool changePort = (flags & ChangePortFlag) != 0;
+        TransportAddress destination = tuple.Client;
+        bool responsePort = request.TryGetAttribute(StunAttributeType.ResponsePort, out StunAttribute port);
+        if (responsePort)
+        {
+            destination = tuple.Client.WithPort((ushort)((port.Value[0] << 8) | port.Value[1]));
+        }
+
+        TransportAddress origin = nat!.OriginFor(changeIp, changePort);
+        writer.AddAddress(header.HasMagicCookie ? StunAttributeType.ResponseOrigin : StunAttributeType.SourceAddress, origin);
+        writer.AddAddress(header.HasMagicCookie ? StunAttributeType.OtherAddress : StunAttributeType.ChangedAddress, other);
+        if (request.TryGetAttribute(StunAttributeType.Padding, out StunAttribute padding)
+            && writer.TryAddAttribute(StunAttributeType.Padding, Math.Min(padding.Value.Length, MaxPadding), out Span<byte> filler))
+        {
+            filler.Clear();
+        }
+
+        int length = _responses.Finish(ref writer, header);
+        if (length > 0 && (changeIp || changePort || responsePort))
+        {
+            // Sent here from the other address; the listener the request came in on sends nothing.
+            nat.SendFrom(changeIp, changePort, response[..length], destination);
+            return 0;
+        }
+
+        return length;
     }
 
     /// <summary>
-    /// Types below 0x8000 this server does not act on. CHANGE-REQUEST (RFC 5780 §7.2) counts as unknown when it
-    /// asks for a change of address or port, which needs a second address this server does not have; with no flag
-    /// set it asks for nothing, which classic RFC 3489 clients send on their plain Binding.
+    /// Types below 0x8000 this server does not act on. Without RFC 5780 service (<paramref name="discovery"/> false:
+    /// no second address, or not a UDP Binding), CHANGE-REQUEST counts as unknown when it asks for a change of address
+    /// or port, and so do RESPONSE-PORT and PADDING; a CHANGE-REQUEST with no flag set asks for nothing, which classic
+    /// RFC 3489 clients send on their plain Binding.
     /// </summary>
-    internal static int CollectUnknownAttributes(in StunMessageReader request, Span<ushort> unknown)
+    internal static int CollectUnknownAttributes(in StunMessageReader request, Span<ushort> unknown, bool discovery = false)
     {
         int count = 0;
         foreach (StunAttribute attribute in request.Attributes)
         {
             ushort type = attribute.Type;
             bool understood = StunAttributeTypes.IsKnown(type)
-                && !(type == (ushort)StunAttributeType.ChangeRequest && UInt32Value.TryRead(attribute.Value, out uint flags) && flags != 0);
+                && (discovery || !IsDiscoveryOnly(type, attribute.Value));
             if (understood || !attribute.IsComprehensionRequired || unknown[..count].Contains(type))
             {
                 continue;
@@ -81,4 +134,11 @@ internal sealed class BindingHandler
 
         return count;
     }
+
+    private static bool IsDiscoveryOnly(ushort type, ReadOnlySpan<byte> value) => (StunAttributeType)type switch
+    {
+        StunAttributeType.ChangeRequest => UInt32Value.TryRead(value, out uint flags) && flags != 0,
+        StunAttributeType.ResponsePort or StunAttributeType.Padding => true,
+        _ => false,
+    };
 }

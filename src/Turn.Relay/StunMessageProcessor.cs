@@ -193,7 +193,7 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         if (method == StunMethod.Binding)
         {
             _counters.CountBindingRequest();
-            return _binding.HandleRequest(request, tuple, response);
+            return _binding.HandleRequest(request, tuple, transport as INatDiscoveryEndpoint, response);
         }
 
         // RFC 8656 §5: TURN does not use the RFC 3489 compatibility mode.

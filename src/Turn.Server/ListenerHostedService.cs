@@ -72,6 +72,7 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
             try
             {
                 BindAll(addresses, defaults);
+                EnableNatDiscovery(addresses);
                 break;
             }
             catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse && attempt < attempts)
@@ -259,6 +260,52 @@ internal sealed class ListenerHostedService : IHostedService, IDisposable
             {
                 ServerLog.Ipv6Unavailable(_logger, address.ToString(), ex.SocketErrorCode.ToString());
             }
+        }
+    }
+
+    /// <summary>
+    /// RFC 5780 §4: with two concrete listening IPs of a family (A and B) and UDP on, the second port Q listens on both
+    /// too, and each of the four UDP addresses (A or B, P or Q) learns its OTHER-ADDRESS and the listeners a "change IP",
+    /// "change port" or both response leaves from.
+    /// </summary>
+    private void EnableNatDiscovery(IPAddress[] addresses)
+    {
+        if (!_options.Rfc5780 || !_options.EnableUdp || _udp.Count == 0)
+        {
+            return;
+        }
+
+        int port = _udp[0].LocalEndPoint.Port;
+        ILogger udpLogger = _loggerFactory.CreateLogger<UdpStunListener>();
+        foreach (AddressFamily family in new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 })
+        {
+            IPAddress[] ips = addresses.Where(a => a.AddressFamily == family && !a.Equals(IPAddress.Any) && !a.Equals(IPAddress.IPv6Any))
+                .Distinct().Take(2).ToArray();
+            if (ips.Length < 2)
+            {
+                continue;
+            }
+
+            int altPort = _options.AltListeningPort != 0 ? _options.AltListeningPort : _options.ListeningPort != 0 ? port + 1 : 0;
+            var first = UdpStunListener.Bind(new IPEndPoint(ips[0], altPort), _processor, _counters, udpLogger, reusePort: false,
+                _udpIo.ReceiveBatch, _udpIo.Segmentation);
+            _udp.Add(first);
+            altPort = first.LocalEndPoint.Port;
+            _udp.Add(UdpStunListener.Bind(new IPEndPoint(ips[1], altPort), _processor, _counters, udpLogger, reusePort: false,
+                _udpIo.ReceiveBatch, _udpIo.Segmentation));
+
+            UdpStunListener At(IPAddress ip, int p) => _udp.First(l => l.LocalEndPoint.Address.Equals(ip) && l.LocalEndPoint.Port == p);
+            foreach (UdpStunListener listener in _udp.Where(l => ips.Contains(l.LocalEndPoint.Address)).ToArray())
+            {
+                IPAddress ip = listener.LocalEndPoint.Address;
+                IPAddress otherIp = ip.Equals(ips[0]) ? ips[1] : ips[0];
+                int ownPort = listener.LocalEndPoint.Port;
+                int otherPort = ownPort == port ? altPort : port;
+                listener.EnableNatDiscovery(Turn.Stun.TransportAddress.FromIPEndPoint(new IPEndPoint(otherIp, otherPort)),
+                    changeIp: At(otherIp, ownPort), changePort: At(ip, otherPort), changeBoth: At(otherIp, otherPort));
+            }
+
+            ServerLog.NatDiscovery(_logger, ips[0], ips[1], port, altPort);
         }
     }
 

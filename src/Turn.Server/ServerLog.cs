@@ -36,4 +36,8 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "UDP: .NET socket engine, one receive loop per socket")]
     public static partial void UdpSockets(ILogger logger);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information,
+        Message = "RFC 5780 NAT behaviour discovery on UDP {First} and {Second}, ports {Port} and {AltPort}")]
+    public static partial void NatDiscovery(ILogger logger, System.Net.IPAddress first, System.Net.IPAddress second, int port, int altPort);
 }

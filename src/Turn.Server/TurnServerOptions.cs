@@ -16,6 +16,16 @@ public sealed class TurnServerOptions
     /// <summary>UDP and TCP port for STUN/TURN (RFC 8656 §4.1 default 3478). 0 picks one free port for all listeners.</summary>
     public int ListeningPort { get; set; } = 3478;
 
+    /// <summary>
+    /// RFC 5780 NAT behaviour discovery: with two listening IPs of one family, UDP also listens on this second port of
+    /// both, and Binding serves CHANGE-REQUEST, RESPONSE-PORT and PADDING. 0: the listening port + 1 (a free one when
+    /// the listening port is 0).
+    /// </summary>
+    public int AltListeningPort { get; set; }
+
+    /// <summary>RFC 5780 on when two listening IPs of a family allow it; false keeps Binding plain.</summary>
+    public bool Rfc5780 { get; set; } = true;
+
     /// <summary>Addresses to listen on; empty means 0.0.0.0 and :: (IPv6 skipped with a warning when the host has none).</summary>
     public IList<string> ListeningIps { get; } = [];
 

@@ -20,6 +20,11 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
 
         ValidateAddresses(options.ListeningIps, $"{section}:ListeningIps", failures);
 
+        if (options.AltListeningPort is < 0 or > 65535 || (options.AltListeningPort != 0 && options.AltListeningPort == options.ListeningPort))
+        {
+            failures.Add($"{section}:AltListeningPort must be 0 (the listening port + 1) or another port of 1-65535 (got {options.AltListeningPort}).");
+        }
+
         if (!options.EnableUdp && !options.EnableTcp)
         {
             failures.Add($"{section}:EnableUdp and {section}:EnableTcp are both false: the server would listen on nothing.");

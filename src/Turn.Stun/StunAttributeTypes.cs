@@ -20,7 +20,9 @@ public static class StunAttributeTypes
             or StunAttributeType.ConnectionId or StunAttributeType.AdditionalAddressFamily
             or StunAttributeType.AddressErrorCode or StunAttributeType.PasswordAlgorithms
             or StunAttributeType.AlternateDomain or StunAttributeType.Icmp or StunAttributeType.Software
-            or StunAttributeType.AlternateServer or StunAttributeType.Fingerprint => true,
+            or StunAttributeType.AlternateServer or StunAttributeType.Fingerprint or StunAttributeType.SourceAddress
+            or StunAttributeType.ChangedAddress or StunAttributeType.Padding or StunAttributeType.ResponsePort
+            or StunAttributeType.ResponseOrigin or StunAttributeType.OtherAddress => true,
         _ => false,
     };
 }

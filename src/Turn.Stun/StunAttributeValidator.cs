@@ -12,10 +12,14 @@ public static class StunAttributeValidator
         {
             case StunAttributeType.MappedAddress:
             case StunAttributeType.AlternateServer:
+            case StunAttributeType.SourceAddress:
+            case StunAttributeType.ChangedAddress:
+            case StunAttributeType.ResponseOrigin:
+            case StunAttributeType.OtherAddress:
             case StunAttributeType.XorMappedAddress:
             case StunAttributeType.XorPeerAddress:
             case StunAttributeType.XorRelayedAddress:
-                // The XOR mask does not change the shape, so the plain check serves all five.
+                // The XOR mask does not change the shape, so the plain check serves them all.
                 return AddressValue.TryRead(value, out _);
             case StunAttributeType.Username:
             case StunAttributeType.Realm:
@@ -47,6 +51,9 @@ public static class StunAttributeValidator
             case StunAttributeType.ConnectionId:
             case StunAttributeType.Fingerprint:
             case StunAttributeType.ChangeRequest:
+                return value.Length == 4;
+            case StunAttributeType.ResponsePort:
+                // RFC 5780 §7.5: a 16-bit port, then 16 bits of padding.
                 return value.Length == 4;
             case StunAttributeType.EvenPort:
                 return value.Length == 1;

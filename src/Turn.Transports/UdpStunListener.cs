@@ -15,7 +15,7 @@ namespace Turn.Transports;
 /// takes many datagrams per system call (<see cref="NativeUdpReceiver"/>); otherwise it is an async loop on the
 /// .NET socket engine, which runs everywhere.
 /// </summary>
-public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
+public sealed class UdpStunListener : IAsyncDisposable, IClientTransport, INatDiscoveryEndpoint
 {
     private const int ReceiveBufferLength = 65536;
 
@@ -30,6 +30,7 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
     private readonly bool _segmentation;
     private Task _loop = Task.CompletedTask;
     private NativeUdpReceiver? _batched;
+    private NatDiscoveryPeers? _nat;
 
     private UdpStunListener(Socket socket, StunMessageProcessor processor, TransportCounters counters, ILogger logger, int receiveBatch,
         bool segmentation)
@@ -87,6 +88,51 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
             throw;
         }
     }
+
+    /// <summary>
+    /// RFC 5780 §4: makes this listener one of the four addresses of NAT behaviour discovery. <paramref name="other"/>
+    /// is OTHER-ADDRESS (the other IP and the other port); the three listeners are those a response leaves from when
+    /// the IP, the port or both are changed.
+    /// </summary>
+    public void EnableNatDiscovery(TransportAddress other, UdpStunListener changeIp, UdpStunListener changePort, UdpStunListener changeBoth)
+    {
+        ArgumentNullException.ThrowIfNull(changeIp);
+        ArgumentNullException.ThrowIfNull(changePort);
+        ArgumentNullException.ThrowIfNull(changeBoth);
+        _nat = new NatDiscoveryPeers(other, changeIp, changePort, changeBoth);
+    }
+
+    public bool TryGetOtherAddress(out TransportAddress other)
+    {
+        other = _nat?.Other ?? default;
+        return _nat is not null;
+    }
+
+    public TransportAddress OriginFor(bool changeIp, bool changePort) => ListenerFor(changeIp, changePort)._serverAddress;
+
+    public void SendFrom(bool changeIp, bool changePort, ReadOnlySpan<byte> message, in TransportAddress destination)
+    {
+        UdpStunListener from = ListenerFor(changeIp, changePort);
+        try
+        {
+            from._socket.SendTo(message, SocketFlags.None, destination.ToIPEndPoint());
+            _counters.CountDatagramSent();
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            _counters.CountSendError();
+        }
+    }
+
+    private UdpStunListener ListenerFor(bool changeIp, bool changePort) => _nat is not { } nat
+        ? this
+        : (changeIp, changePort) switch
+        {
+            (true, true) => nat.ChangeBoth,
+            (true, false) => nat.ChangeIp,
+            (false, true) => nat.ChangePort,
+            _ => this,
+        };
 
     /// <summary>
     /// Fails with <see cref="SocketError.AddressAlreadyInUse"/> when another program's UDP socket holds
@@ -201,3 +247,6 @@ public sealed class UdpStunListener : IAsyncDisposable, IClientTransport
         return ListenerDispatch.Process(_processor, receiveBuffer.AsSpan(0, received), tuple, this, sendBuffer, _errorThrottle, _logger, LocalEndPoint);
     }
 }
+
+/// <summary>The other addresses of an RFC 5780 listener: OTHER-ADDRESS and the listeners of the three "change" cases.</summary>
+internal sealed record NatDiscoveryPeers(TransportAddress Other, UdpStunListener ChangeIp, UdpStunListener ChangePort, UdpStunListener ChangeBoth);

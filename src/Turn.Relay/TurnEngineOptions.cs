@@ -66,6 +66,9 @@ public sealed record TurnEngineOptions
     /// </summary>
     public IReadOnlyList<TransportAddress> AlternateServers { get; init; } = [];
 
+    /// <summary>Every Allocate goes to an alternate server (300), draining or not; needs <see cref="AlternateServers"/>.</summary>
+    public bool RedirectAllAllocations { get; init; }
+
     /// <summary>
     /// RFC 8489 §14.16: the alternate servers' domain name, sent as ALTERNATE-DOMAIN with a 300 over TLS and DTLS so the
     /// client checks the alternate's certificate against it; null leaves it out.

@@ -125,6 +125,8 @@ public static class CommandLineTranslator
             "On SIGTERM or POST /drain: longest wait for the last allocation before stopping (default 600)."),
         new("alternate-server", null, Kind.ListValue, "Turn:AlternateServers", null, "IP[:PORT]",
             "While draining, send new clients here (300 Try Alternate); repeat for several, taken in turn."),
+        new("redirect-all-allocations", null, Kind.Switch, "Turn:RedirectAllAllocations", "true", null,
+            "Send every new client to an alternate server (coturn's alternate-server behaviour), not only while draining."),
         new("alternate-domain", null, Kind.Value, "Turn:AlternateDomain", null, "NAME",
             "The alternate servers' certificate name (ALTERNATE-DOMAIN, over TLS and DTLS)."),
         new("log-format", null, Kind.Value, "Turn:LogFormat", null, "FORMAT",

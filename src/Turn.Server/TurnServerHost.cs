@@ -158,6 +158,7 @@ public static class TurnServerHost
             AlternateServers = [.. options.AlternateServers.Select(entry => TryParseAlternateServer(entry, out TransportAddress a) ? a : default)
                 .Where(a => a.Family != StunAddressFamily.None)],
             AlternateDomain = string.IsNullOrEmpty(options.AlternateDomain) ? null : options.AlternateDomain,
+            RedirectAllAllocations = options.RedirectAllAllocations,
             CallQualityInterval = TimeSpan.FromSeconds(Math.Max(1, options.CallQualityIntervalSeconds)),
         };
     }

@@ -138,6 +138,12 @@ public sealed class TurnServerOptions
     /// <summary>Domain name of the alternate servers' certificate (ALTERNATE-DOMAIN over TLS and DTLS).</summary>
     public string? AlternateDomain { get; set; }
 
+    /// <summary>
+    /// coturn's alternate-server behaviour: every Allocate is answered 300 Try Alternate with the next alternate server
+    /// (a front server spreading clients over others), not only while draining.
+    /// </summary>
+    public bool RedirectAllAllocations { get; set; }
+
     /// <summary>Log lines on standard output: "simple" (one plain line per event) or "json" (one JSON object per line).</summary>
     public string LogFormat { get; set; } = "simple";
 

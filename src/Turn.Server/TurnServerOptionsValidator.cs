@@ -88,10 +88,20 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
 
         for (int i = 0; i < options.AlternateServers.Count; i++)
         {
-            if (!TurnServerHost.TryParseAlternateServer(options.AlternateServers[i], out _))
+            if (!TurnServerHost.TryParseAlternateServer(options.AlternateServers[i], out Turn.Stun.TransportAddress alternate))
             {
                 failures.Add($"{section}:AlternateServers:{i} must be IP or IP:PORT (got '{options.AlternateServers[i]}').");
             }
+            else if (IsOwnListeningAddress(options, alternate))
+            {
+                // RFC 8489 §10: a redirect to this very server would send its clients round in a loop.
+                failures.Add($"{section}:AlternateServers:{i} ({options.AlternateServers[i]}) is this server's own listening address and port.");
+            }
+        }
+
+        if (options.RedirectAllAllocations && options.AlternateServers.Count == 0)
+        {
+            failures.Add($"{section}:RedirectAllAllocations needs at least one {section}:AlternateServers entry (--alternate-server).");
         }
 
         if (options.LogFormat?.ToLowerInvariant() is not ("simple" or "json"))
@@ -315,5 +325,27 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
         {
             failures.Add($"{key} must be {(allowZero ? "0 or more" : "at least 1")} (got {value}).");
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="alternate"/> is one of this server's listening ports (UDP/TCP, TLS or DTLS) on a listening
+    /// address, or on any address of this host when it listens on the wildcard.
+    /// </summary>
+    private static bool IsOwnListeningAddress(TurnServerOptions options, Turn.Stun.TransportAddress alternate)
+    {
+        int port = alternate.Port;
+        if (port == 0 || (port != options.ListeningPort && port != options.EffectiveTlsPort && port != options.EffectiveDtlsPort))
+        {
+            return false;
+        }
+
+        System.Net.IPAddress ip = alternate.ToIPAddress();
+        if (options.ListeningIps.Count > 0 && !options.ListeningIps.Any(l => l is "0.0.0.0" or "::"))
+        {
+            return options.ListeningIps.Any(l => System.Net.IPAddress.TryParse(l, out System.Net.IPAddress? own) && own.Equals(ip));
+        }
+
+        return System.Net.IPAddress.IsLoopback(ip) || System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+            .SelectMany(nic => nic.GetIPProperties().UnicastAddresses).Any(u => u.Address.Equals(ip));
     }
 }

@@ -137,6 +137,34 @@ public sealed class DrainTests
     }
 
     /// <summary>
+    /// RFC 8656 §7.2 item 11, RFC 8489 §10 (checklist 71): with --redirect-all-allocations (coturn's alternate-server
+    /// behaviour) every Allocate gets 300 Try Alternate with ALTERNATE-SERVER, without draining; Binding is still answered.
+    /// </summary>
+    [Fact]
+    public async Task Rfc8656_S7_2_item11_redirect_all_allocations_answers_300_without_draining()
+    {
+        var server = new ConfiguredRelayServer(["--alternate-server", "192.0.2.20:3479", "--redirect-all-allocations"]);
+        await server.InitializeAsync();
+        try
+        {
+            using var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);
+            byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
+            Assert.Equal(StunErrorCode.TryAlternate, TurnTestClient.ErrorCode(answer));
+            Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(answer, out StunMessageReader reader));
+            Assert.True(reader.VerifyMessageIntegrity(client.Key));
+            Assert.True(reader.TryGetAttribute(StunAttributeType.AlternateServer, out StunAttribute alternate));
+            Assert.True(AddressValue.TryRead(alternate.Value, out TransportAddress address));
+            Assert.Equal(TransportAddress.FromIPEndPoint(IPEndPoint.Parse("192.0.2.20:3479")), address);
+            Assert.Equal(0, server.Counters.AllocationsCreated);
+            Assert.Equal(0, server.Counters.DrainRejections);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
+    }
+
+    /// <summary>
     /// The real executable on SIGTERM: the log says it drains, /readyz answers 503, a new Allocate gets 508, the existing
     /// allocation relays and refreshes, and the process exits with 0 once the client deletes it.
     /// </summary>

@@ -384,6 +384,23 @@ public sealed class TurnConfigurationTests : IDisposable
     }
 
     /// <summary>
+    /// RFC 8489 §10 (loop-free redirects): an alternate server that is this server's own listening address and port is
+    /// refused; --redirect-all-allocations needs an alternate server.
+    /// </summary>
+    [Fact]
+    public void Alternate_server_is_never_this_server_and_redirect_all_needs_one()
+    {
+        Assert.Contains("own listening address", Validate("--listening-ip", "127.0.0.1", "--listening-port", "3478",
+            "--alternate-server", "127.0.0.1:3478").FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("own listening address", Validate("--listening-port", "3478", "--alternate-server", "127.0.0.1").FailureMessage,
+            StringComparison.Ordinal);
+        Assert.True(Validate("--listening-ip", "127.0.0.1", "--alternate-server", "127.0.0.1:3480").Succeeded);
+        Assert.True(Validate("--listening-ip", "127.0.0.1", "--alternate-server", "192.0.2.1:3478").Succeeded);
+        Assert.Contains("RedirectAllAllocations needs", Validate("--redirect-all-allocations").FailureMessage, StringComparison.Ordinal);
+        Assert.True(Validate("--redirect-all-allocations", "--alternate-server", "192.0.2.1").Succeeded);
+    }
+
+    /// <summary>
     /// RFC 8656 §7.2: one relay address per family (REQUESTED-/ADDITIONAL-ADDRESS-FAMILY choose by family); a second
     /// address of a family would be ignored, so it is refused, and so is a wildcard.
     /// </summary>

@@ -40,10 +40,16 @@ internal sealed class AllocateHandler
         }
 
         // A draining server makes no new allocation: RFC 8489 §10 300 to an alternate server when one is configured
-        // (ALTERNATE-DOMAIN too over TLS and DTLS, §14.16), else 508 so the client tries another server.
-        if (_context.Draining)
+        // (ALTERNATE-DOMAIN too over TLS and DTLS, §14.16), else 508 so the client tries another server. A front server
+        // (RedirectAllAllocations) sends every client on to the alternates (RFC 8656 §7.2 item 11).
+        bool redirectAll = _context.Options.RedirectAllAllocations && _context.Options.AlternateServers.Count > 0;
+        if (_context.Draining || redirectAll)
         {
-            _context.Counters.CountDrainRejection();
+            if (_context.Draining)
+            {
+                _context.Counters.CountDrainRejection();
+            }
+
             if (_context.Options.AlternateServers.Count > 0)
             {
                 string? domain = tuple.Protocol is TransportProtocol.Tls or TransportProtocol.Dtls ? _context.Options.AlternateDomain : null;

@@ -42,21 +42,27 @@ internal sealed class AllocateHandler
         // A draining server makes no new allocation: RFC 8489 §10 300 to an alternate server when one is configured
         // (ALTERNATE-DOMAIN too over TLS and DTLS, §14.16), else 508 so the client tries another server. A front server
         // (RedirectAllAllocations) sends every client on to the alternates (RFC 8656 §7.2 item 11).
-        bool redirectAll = _context.Options.RedirectAllAllocations && _context.Options.AlternateServers.Count > 0;
-        if (_context.Draining || redirectAll)
+        // Only alternates of the client's family are offered (RFC 8489 §10, §14.15); with none, 508 while draining, and a
+        // front server then makes the allocation itself.
+        if (_context.Draining || _context.Options.RedirectAllAllocations)
         {
+            TransportAddress alternate = default;
+            bool hasAlternate = _context.Options.AlternateServers.Count > 0 && _context.TryNextAlternateServer(tuple.Client.Family, out alternate);
             if (_context.Draining)
             {
                 _context.Counters.CountDrainRejection();
             }
 
-            if (_context.Options.AlternateServers.Count > 0)
+            if (hasAlternate)
             {
                 string? domain = tuple.Protocol is TransportProtocol.Tls or TransportProtocol.Dtls ? _context.Options.AlternateDomain : null;
-                return responses.WriteTryAlternate(response, header, key, _context.NextAlternateServer(), domain);
+                return responses.WriteTryAlternate(response, header, key, alternate, domain);
             }
 
-            return responses.WriteError(response, header, StunErrorCode.InsufficientCapacity, key);
+            if (_context.Draining)
+            {
+                return responses.WriteError(response, header, StunErrorCode.InsufficientCapacity, key);
+            }
         }
 
         // Item 3: REQUESTED-TRANSPORT must be there and name UDP (RFC 8656 §18.8), or TCP (RFC 6062 §5.1 item 1).

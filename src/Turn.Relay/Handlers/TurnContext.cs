@@ -107,10 +107,25 @@ internal sealed class TurnContext
     }
 
     /// <summary>The next of <see cref="TurnEngineOptions.AlternateServers"/>, in turn.</summary>
-    public TransportAddress NextAlternateServer()
+    /// <summary>
+    /// The next alternate server, taken in turn, of the client's address family (RFC 8489 §10: an ALTERNATE-SERVER the
+    /// client can reach); false when none is of that family.
+    /// </summary>
+    public bool TryNextAlternateServer(StunAddressFamily family, out TransportAddress alternate)
     {
         IReadOnlyList<TransportAddress> servers = Options.AlternateServers;
-        return servers[(int)((uint)Interlocked.Increment(ref _nextAlternate) % (uint)servers.Count)];
+        uint start = (uint)Interlocked.Increment(ref _nextAlternate);
+        for (int i = 0; i < servers.Count; i++)
+        {
+            alternate = servers[(int)((start + (uint)i) % (uint)servers.Count)];
+            if (alternate.Family == family)
+            {
+                return true;
+            }
+        }
+
+        alternate = default;
+        return false;
     }
 
     public long Now => Time.GetTimestamp();

@@ -322,3 +322,56 @@ public class AllocateTests
         _engine.AllocateOk();
     }
 }
+
+/// <summary>RFC 8489 §10, §14.15, §14.16 (checklist 71, 124, 125): 300 Try Alternate while draining or for a front server.</summary>
+public class TryAlternateTests
+{
+    private static readonly TransportAddress Alternate4 = Address("192.0.2.10", 3478);
+    private static readonly TransportAddress Alternate6 = Address("2001:db8::10", 3478);
+
+    private static EngineHarness Engine(bool redirectAll = false) => new(new TurnEngineOptions
+    {
+        AlternateServers = [Alternate4, Alternate6],
+        AlternateDomain = "turn.example.org",
+        RedirectAllAllocations = redirectAll,
+    });
+
+    private static (int? Code, TransportAddress? Server, bool Domain) Read(Answer answer)
+    {
+        StunMessageReader reader = answer.Reader;
+        TransportAddress? server = reader.TryGetAttribute(StunAttributeType.AlternateServer, out StunAttribute a)
+            && AddressValue.TryRead(a.Value, out TransportAddress address) ? address : null;
+        return (answer.ErrorCode, server, reader.TryGetAttribute(StunAttributeType.AlternateDomain, out _));
+    }
+
+    /// <summary>
+    /// Checklist 124, 125: the ALTERNATE-SERVER is of the client's family (not XORed), signed; ALTERNATE-DOMAIN goes
+    /// with it over TLS and DTLS only.
+    /// </summary>
+    [Fact]
+    public void Rfc8489_S10_alternate_server_matches_the_client_family_and_domain_goes_over_tls_only()
+    {
+        EngineHarness engine = Engine();
+        engine.Processor.Draining = true;
+        var udp4 = Read(engine.Send(Allocate(), Tuple("198.51.100.50", 1))!);
+        Assert.Equal((StunErrorCode.TryAlternate, (TransportAddress?)Alternate4, false), udp4);
+
+        var udp6 = Read(engine.Send(Allocate(), new FiveTuple(Address("2001:db8::50", 1), Address("2001:db8::1", 3478), TransportProtocol.Udp))!);
+        Assert.Equal((StunErrorCode.TryAlternate, (TransportAddress?)Alternate6, false), udp6);
+
+        var tls = Read(engine.Send(Allocate(), new FiveTuple(Address("198.51.100.51", 1), Address("198.51.100.1", 5349), TransportProtocol.Tls))!);
+        Assert.Equal((StunErrorCode.TryAlternate, (TransportAddress?)Alternate4, true), tls);
+        Assert.True(engine.Send(Allocate(), Tuple("198.51.100.52", 1))!.VerifyIntegrity(TestAuthenticator.Key("alice", "alice-pass")));
+    }
+
+    /// <summary>Checklist 71, RFC 8656 §7.2 item 11: a front server redirects every Allocate; with no alternate of the client's family it allocates itself.</summary>
+    [Fact]
+    public void Rfc8656_S7_2_item11_front_server_redirects_every_allocate()
+    {
+        var engine = new EngineHarness(new TurnEngineOptions { AlternateServers = [Alternate6], RedirectAllAllocations = true });
+        var ipv6 = Read(engine.Send(Allocate(), new FiveTuple(Address("2001:db8::60", 1), Address("2001:db8::1", 3478), TransportProtocol.Udp))!);
+        Assert.Equal(StunErrorCode.TryAlternate, ipv6.Code);
+        Assert.Equal(StunClass.SuccessResponse, engine.Send(Allocate(), Tuple("198.51.100.60", 1))!.Class);
+        Assert.Equal(0, engine.Counters.DrainRejections);
+    }
+}

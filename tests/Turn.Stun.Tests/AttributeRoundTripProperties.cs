@@ -600,7 +600,7 @@ public class AttributeRoundTripProperties
         });
 
     /// <summary>
-    /// RFC 8489 §14, RFC 8656 §18, RFC 6062 §6.2: one message holding every attribute type the codec writes, ending
+    /// RFC 8489 §14, RFC 8656 §18, RFC 6062 §6.2, RFC 5780 §7: one message holding every attribute type the codec writes, ending
     /// with MESSAGE-INTEGRITY, MESSAGE-INTEGRITY-SHA256 and FINGERPRINT; all counted, well formed and verified.
     /// </summary>
     [Fact]
@@ -614,6 +614,13 @@ public class AttributeRoundTripProperties
         {
             Assert.True(w.AddAddress(StunAttributeType.MappedAddress, v4));
             Assert.True(w.AddAddress(StunAttributeType.AlternateServer, v6));
+            Assert.True(w.AddAddress(StunAttributeType.SourceAddress, v4));
+            Assert.True(w.AddAddress(StunAttributeType.ChangedAddress, v6));
+            Assert.True(w.AddAddress(StunAttributeType.ResponseOrigin, v4));
+            Assert.True(w.AddAddress(StunAttributeType.OtherAddress, v6));
+            Assert.True(w.AddUInt32(StunAttributeType.ChangeRequest, 0x6));
+            Assert.True(w.AddAttribute(StunAttributeType.ResponsePort, [0xC3, 0x50, 0, 0]));
+            Assert.True(w.AddAttribute(StunAttributeType.Padding, new byte[7]));
             Assert.True(w.AddXorAddress(StunAttributeType.XorMappedAddress, v6));
             Assert.True(w.AddXorAddress(StunAttributeType.XorPeerAddress, v4));
             Assert.True(w.AddXorAddress(StunAttributeType.XorRelayedAddress, v6));
@@ -653,9 +660,9 @@ public class AttributeRoundTripProperties
             types.Add(attribute.KnownType);
         }
 
-        // Every known type except the RFC 5780 CHANGE-REQUEST, which this server only recognises.
-        Assert.Equal(Enum.GetValues<StunAttributeType>().Where(t => t != StunAttributeType.ChangeRequest).Order(), types.Order());
-        Assert.Equal(30, types.Count);
+        // Every known type, the RFC 5780 and RFC 3489 ones included.
+        Assert.Equal(Enum.GetValues<StunAttributeType>().Order(), types.Order());
+        Assert.Equal(37, types.Count);
         Assert.True(reader.VerifyMessageIntegrity(key));
         Assert.True(reader.VerifyMessageIntegritySha256(key));
         Assert.True(reader.VerifyFingerprint());

@@ -85,46 +85,39 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
             return null;
         }
 
-        lock (_sync)
+        ITcpRelayEndpoint? endpoint = null;
+        ScanRandomPorts(port =>
         {
-            int span = _maxPort - _minPort + 1;
-            int start = RandomNumberGenerator.GetInt32(span);
-            int failures = 0;
-            for (int i = 0; i < span && failures < MaxBindFailures; i++)
+            if (_tcpPortsInUse.ContainsKey(port))
             {
-                int port = _minPort + ((start + i) % span);
-                if (_tcpPortsInUse.ContainsKey(port))
-                {
-                    continue;
-                }
-
-                Socket socket;
-                try
-                {
-                    socket = ListenerSocket.Bind(new IPEndPoint(_address, port), SocketType.Stream, ProtocolType.Tcp, reusePort: true);
-                }
-                catch (SocketException)
-                {
-                    failures++;
-                    continue;
-                }
-
-                _tcpPortsInUse[port] = 0;
-                try
-                {
-                    return new TcpRelayEndpoint(socket, _counters, _logger, _ => _tcpPortsInUse.TryRemove(port, out byte _));
-                }
-                catch (SocketException)
-                {
-                    // listen() failed: give the port back and try another.
-                    _tcpPortsInUse.TryRemove(port, out _);
-                    socket.Dispose();
-                    failures++;
-                }
+                return PortOutcome.Skipped;
             }
 
-            return null;
-        }
+            Socket socket;
+            try
+            {
+                socket = ListenerSocket.Bind(new IPEndPoint(_address, port), SocketType.Stream, ProtocolType.Tcp, reusePort: true);
+            }
+            catch (SocketException)
+            {
+                return PortOutcome.Failed;
+            }
+
+            _tcpPortsInUse[port] = 0;
+            try
+            {
+                endpoint = new TcpRelayEndpoint(socket, _counters, _logger, _ => _tcpPortsInUse.TryRemove(port, out byte _));
+                return PortOutcome.Taken;
+            }
+            catch (SocketException)
+            {
+                // listen() failed: give the port back and try another.
+                _tcpPortsInUse.TryRemove(port, out _);
+                socket.Dispose();
+                return PortOutcome.Failed;
+            }
+        });
+        return endpoint;
     }
 
     public RelayPortGrant? TryAllocate(RelayPortRequest request)
@@ -134,6 +127,46 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
             return null;
         }
 
+        RelayPortGrant? grant = null;
+        ScanRandomPorts(port =>
+        {
+            if ((request.EvenPort && (port & 1) != 0) || _portsInUse.ContainsKey(port)
+                || (request.ReserveNextPort && (port + 1 > _maxPort || _portsInUse.ContainsKey(port + 1))))
+            {
+                return PortOutcome.Skipped;
+            }
+
+            Socket? socket = TryBind(port);
+            if (socket is null)
+            {
+                return PortOutcome.Failed;
+            }
+
+            ulong? token = null;
+            if (request.ReserveNextPort)
+            {
+                Socket? next = TryBind(port + 1);
+                if (next is null)
+                {
+                    socket.Dispose();
+                    return PortOutcome.Failed;
+                }
+
+                token = Reserve(Wrap(next, port + 1));
+            }
+
+            grant = new RelayPortGrant(Wrap(socket, port), token);
+            return PortOutcome.Taken;
+        });
+        return grant;
+    }
+
+    /// <summary>
+    /// Offers the ports of the range to <paramref name="attempt"/> from a random start (RFC 6056), one at a time under the
+    /// lock, until one is taken; gives up after <see cref="MaxBindFailures"/> ports other programs hold. True when taken.
+    /// </summary>
+    private bool ScanRandomPorts(Func<int, PortOutcome> attempt)
+    {
         lock (_sync)
         {
             int span = _maxPort - _minPort + 1;
@@ -141,42 +174,17 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
             int failures = 0;
             for (int i = 0; i < span && failures < MaxBindFailures; i++)
             {
-                int port = _minPort + ((start + i) % span);
-                if ((request.EvenPort && (port & 1) != 0) || _portsInUse.ContainsKey(port))
+                switch (attempt(_minPort + ((start + i) % span)))
                 {
-                    continue;
-                }
-
-                if (request.ReserveNextPort && (port + 1 > _maxPort || _portsInUse.ContainsKey(port + 1)))
-                {
-                    continue;
-                }
-
-                Socket? socket = TryBind(port);
-                if (socket is null)
-                {
-                    failures++;
-                    continue;
-                }
-
-                ulong? token = null;
-                if (request.ReserveNextPort)
-                {
-                    Socket? next = TryBind(port + 1);
-                    if (next is null)
-                    {
-                        socket.Dispose();
+                    case PortOutcome.Taken:
+                        return true;
+                    case PortOutcome.Failed:
                         failures++;
-                        continue;
-                    }
-
-                    token = Reserve(Wrap(next, port + 1));
+                        break;
                 }
-
-                return new RelayPortGrant(Wrap(socket, port), token);
             }
 
-            return null;
+            return false;
         }
     }
 
@@ -264,4 +272,14 @@ public sealed class UdpRelayPortAllocator : IRelayPortAllocator, IDisposable
     }
 
     private sealed record Reservation(IRelayEndpoint Endpoint, long ExpiresAt);
+
+    private enum PortOutcome
+    {
+        /// <summary>Not a candidate (in use here, wrong parity).</summary>
+        Skipped,
+        /// <summary>The bind failed: another program holds it.</summary>
+        Failed,
+        /// <summary>Bound and handed out.</summary>
+        Taken,
+    }
 }

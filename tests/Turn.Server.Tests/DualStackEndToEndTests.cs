@@ -37,6 +37,14 @@ public abstract class DualStackEndToEndTestsBase<TFixture>(TFixture server) : IC
         return addresses;
     }
 
+    /// <summary>An Allocate asking for IPv6 with <paramref name="familyAttribute"/> (REQUESTED- or ADDITIONAL-ADDRESS-FAMILY).</summary>
+    private static Task<byte[]> AllocateIpv6Async(TurnTestClient client, StunAttributeType familyAttribute) =>
+        client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) =>
+        {
+            w.AddRequestedTransport(17);
+            w.AddAddressFamily(familyAttribute, StunAddressFamily.IPv6);
+        });
+
     private static async Task PermitAsync(TurnTestClient client, TransportAddress peer, int? expectedError = null)
     {
         byte[] answer = await client.RequestAsync(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
@@ -95,11 +103,7 @@ public abstract class DualStackEndToEndTestsBase<TFixture>(TFixture server) : IC
         using var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);
         using Socket peer4 = Peer();
         using Socket peer6 = Peer6();
-        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) =>
-        {
-            w.AddRequestedTransport(17);
-            w.AddAddressFamily(StunAttributeType.AdditionalAddressFamily, StunAddressFamily.IPv6);
-        });
+        byte[] answer = await AllocateIpv6Async(client, StunAttributeType.AdditionalAddressFamily);
         Assert.Null(TurnTestClient.ErrorCode(answer));
         Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(answer, out StunMessageReader reader));
         Assert.False(reader.TryGetAttribute(StunAttributeType.AddressErrorCode, out _));
@@ -149,11 +153,7 @@ public abstract class DualStackEndToEndTestsBase<TFixture>(TFixture server) : IC
         using var client = new TurnTestClient(server.V6, RelayServerFixture.User, RelayServerFixture.Password);
         using Socket peer4 = Peer();
         using Socket peer6 = Peer6();
-        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) =>
-        {
-            w.AddRequestedTransport(17);
-            w.AddAddressFamily(StunAttributeType.RequestedAddressFamily, StunAddressFamily.IPv6);
-        });
+        byte[] answer = await AllocateIpv6Async(client, StunAttributeType.RequestedAddressFamily);
         Assert.Null(TurnTestClient.ErrorCode(answer));
         TransportAddress relayed = Assert.Single(RelayedAddresses(answer));
         Assert.Equal(IPAddress.IPv6Loopback, relayed.ToIPAddress());
@@ -181,11 +181,7 @@ public abstract class DualStackEndToEndTestsBase<TFixture>(TFixture server) : IC
     public async Task Rfc8656_S11_5_icmp_port_unreachable_reaches_the_client_as_a_data_indication()
     {
         using var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);
-        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) =>
-        {
-            w.AddRequestedTransport(17);
-            w.AddAddressFamily(StunAttributeType.AdditionalAddressFamily, StunAddressFamily.IPv6);
-        });
+        byte[] answer = await AllocateIpv6Async(client, StunAttributeType.AdditionalAddressFamily);
         Assert.Equal(2, RelayedAddresses(answer).Count);
         TransportAddress closed4 = ClosedPort(AddressFamily.InterNetwork);
         TransportAddress closed6 = ClosedPort(AddressFamily.InterNetworkV6);
@@ -225,11 +221,7 @@ public abstract class DualStackEndToEndTestsBase<TFixture>(TFixture server) : IC
         using var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);
         using Socket peer4 = Peer();
         using Socket peer6 = Peer6();
-        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) =>
-        {
-            w.AddRequestedTransport(17);
-            w.AddAddressFamily(StunAttributeType.AdditionalAddressFamily, StunAddressFamily.IPv6);
-        });
+        byte[] answer = await AllocateIpv6Async(client, StunAttributeType.AdditionalAddressFamily);
         List<TransportAddress> relayed = RelayedAddresses(answer);
         Assert.Equal(2, relayed.Count);
         await PermitAsync(client, AddressOf(peer4));

@@ -191,6 +191,10 @@ public sealed class TcpAllocationEndToEndTests(RelayServerFixture server) : ICla
                 byte[] down = "from the peer"u8.ToArray();
                 await peer.SendAsync(down);
                 Assert.Equal(down, await ReadExactlyAsync(data.Socket, down.Length));
+                Assert.True(server.TransportCounters.TcpBytesToPeer >= up.Length);
+                Assert.True(server.TransportCounters.TcpBytesFromPeer >= early.Length + down.Length);
+                Assert.True(server.Counters.TcpConnectionsBound >= 1);
+                Assert.True(server.TransportCounters.TcpPeersConnected >= 1);
 
                 // The same CONNECTION-ID cannot be bound twice.
                 var (second, secondAnswer) = await BindAsync(id);

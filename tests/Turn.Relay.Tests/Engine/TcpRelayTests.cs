@@ -60,6 +60,22 @@ public class TcpRelayTests
         Assert.Null(Connect(Peer));
     }
 
+    /// <summary>
+    /// Checklist 144, RFC 6062 §5.2, RFC 8656 §21.2.2: with the default peer policy a Connect to loopback or to the cloud
+    /// metadata address gets 403 before any connection is attempted.
+    /// </summary>
+    [Fact]
+    public void Rfc6062_S5_2_connect_to_forbidden_peers_is_403_without_an_attempt()
+    {
+        FakeTcpRelayEndpoint relay = AllocateTcp();
+        foreach (TransportAddress forbidden in new[] { Address("127.0.0.1", 80), Address("169.254.169.254", 80), Address("10.0.0.1", 22) })
+        {
+            Assert.Equal(StunErrorCode.Forbidden, new Answer(Connect(forbidden)!).ErrorCode);
+        }
+
+        Assert.Empty(relay.Connected);
+    }
+
     /// <summary>Checklist 146, 147: a peer connection nobody binds within 30 s is closed; one bound in time is not.</summary>
     [Fact]
     public void Rfc6062_S5_2_unbound_peer_connection_closes_after_30_seconds()

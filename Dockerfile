@@ -20,6 +20,7 @@ COPY src/Turn.Stun/Turn.Stun.csproj src/Turn.Stun/
 COPY src/Turn.Relay/Turn.Relay.csproj src/Turn.Relay/
 COPY src/Turn.Transports/Turn.Transports.csproj src/Turn.Transports/
 COPY src/Turn.Transports.Dtls/Turn.Transports.Dtls.csproj src/Turn.Transports.Dtls/
+COPY src/Turn.Cluster.Redis/Turn.Cluster.Redis.csproj src/Turn.Cluster.Redis/
 COPY src/Turn.Server/Turn.Server.csproj src/Turn.Server/
 RUN dotnet restore src/Turn.Server
 COPY src/ src/

@@ -23,7 +23,8 @@ public sealed partial class ConfigurationReloader(ConfigurationInputs inputs, Re
     /// <summary>Settings read once at start; a reload that changes one of them is told it needs a restart.</summary>
     private static readonly Func<TurnServerOptions, object?>[] RestartOnly =
     [
-        o => o.ListeningPort, o => o.AltListeningPort, o => o.Rfc5780, o => string.Join(',', o.ListeningIps), o => o.EnableUdp, o => o.EnableTcp, o => o.EnableTls, o => o.EnableDtls,
+        o => o.ListeningPort, o => o.AltListeningPort, o => o.Rfc5780, o => string.Join(',', o.ListeningIps), o => o.EnableUdp, o => o.EnableTcp,
+        o => o.EnableTls, o => o.EnableDtls, o => o.Redis, o => o.EffectiveNodeId, o => o.Region, o => o.ClusterLeaseSeconds,
         o => o.EffectiveTlsPort, o => o.EffectiveDtlsPort, o => o.CertFile, o => o.KeyFile, o => o.TlsCipherSuites, o => o.TlsReloadIntervalSeconds,
         o => o.TlsHandshakeTimeoutSeconds, o => o.DtlsMaxAssociations, o => o.DtlsIdleTimeoutSeconds, o => o.UdpReceiveLoops, o => o.UdpIo,
         o => o.UdpBatchSize, o => o.UdpGso, o => o.RelayThreads, o => o.TcpIdleTimeoutSeconds, o => o.MaxConnections,

@@ -23,6 +23,24 @@ public sealed class TurnServerOptions
     /// </summary>
     public int AltListeningPort { get; set; }
 
+    /// <summary>
+    /// Shared cluster state (StackExchange.Redis configuration string, e.g. "10.0.0.5:6379,password=..."); null: this
+    /// node alone.
+    /// </summary>
+    public string? Redis { get; set; }
+
+    /// <summary>This node's name in the cluster (default: the host name).</summary>
+    public string? NodeId { get; set; }
+
+    /// <summary>The region this node serves; nodes share quotas with the nodes of their region.</summary>
+    public string Region { get; set; } = "default";
+
+    /// <summary>How long a node's share of the cluster state outlives its last heartbeat (a dead node stops counting).</summary>
+    public int ClusterLeaseSeconds { get; set; } = 10;
+
+    /// <summary>The node id in effect.</summary>
+    public string EffectiveNodeId => string.IsNullOrEmpty(NodeId) ? Environment.MachineName : NodeId;
+
     /// <summary>RFC 5780 on when two listening IPs of a family allow it; false keeps Binding plain.</summary>
     public bool Rfc5780 { get; set; } = true;
 

@@ -99,6 +99,19 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             }
         }
 
+        if (options.ClusterLeaseSeconds is < 2 or > 3600)
+        {
+            failures.Add($"{section}:ClusterLeaseSeconds must be 2-3600 (got {options.ClusterLeaseSeconds}).");
+        }
+
+        foreach (var (key, value) in new[] { ("NodeId", options.EffectiveNodeId), ("Region", options.Region) })
+        {
+            if (string.IsNullOrEmpty(value) || value.Length > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                failures.Add($"{section}:{key} must be 1-64 letters, digits, '-', '_' or '.' (got '{value}').");
+            }
+        }
+
         if (options.RedirectAllAllocations && options.AlternateServers.Count == 0)
         {
             failures.Add($"{section}:RedirectAllAllocations needs at least one {section}:AlternateServers entry (--alternate-server).");

@@ -23,6 +23,21 @@ public sealed class AllocationTable
 
     public int Count => _byTuple.Count;
 
+    /// <summary>
+    /// The other nodes of a cluster, whose allocations count toward the per-user quota too (null: this node alone).
+    /// Set once at start.
+    /// </summary>
+    public IClusterAllocationView? Cluster { get; set; }
+
+    /// <summary>Allocations per username on this node, live and being made (what this node tells the cluster).</summary>
+    public Dictionary<string, int> CountsByUser()
+    {
+        lock (_sync)
+        {
+            return new Dictionary<string, int>(_perUser, StringComparer.Ordinal);
+        }
+    }
+
     public bool TryGet(in FiveTuple tuple, out Allocation allocation) => _byTuple.TryGetValue(tuple, out allocation!);
 
     public int CountForUser(string username)
@@ -33,19 +48,23 @@ public sealed class AllocationTable
         }
     }
 
-    /// <summary>Reserves a quota slot for a user before a relay port is taken; false when a quota is full.</summary>
+    /// <summary>
+    /// Reserves a quota slot for a user before a relay port is taken; false when a quota is full. The per-user quota
+    /// counts the user's allocations on the other nodes of a cluster too; the total quota is this node's.
+    /// </summary>
     internal bool TryReserveSlot(string username, int userQuota, int totalQuota)
     {
+        int elsewhere = userQuota > 0 ? Cluster?.AllocationsElsewhere(username) ?? 0 : 0;
         lock (_sync)
         {
-            int user = _perUser.GetValueOrDefault(username);
+            int user = _perUser.GetValueOrDefault(username) + elsewhere;
             int total = _byTuple.Count + _pendingSlots;
             if ((userQuota > 0 && user >= userQuota) || (totalQuota > 0 && total >= totalQuota))
             {
                 return false;
             }
 
-            _perUser[username] = user + 1;
+            _perUser[username] = user - elsewhere + 1;
             _pendingSlots++;
             return true;
         }

@@ -1,0 +1,204 @@
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+using Turn.Relay.Allocations;
+
+namespace Turn.Cluster.Redis;
+
+/// <summary>
+/// A node's share of the cluster state in Redis, refreshed in the background every <see cref="RedisClusterOptions.Heartbeat"/>:
+/// <list type="bullet">
+/// <item>its allocations per username go to the hash <c>turn:{region}:users:{node}</c>, which expires after the lease, so a
+/// node that dies stops counting once its lease runs out (no leaked quota);</item>
+/// <item>it reads the same hash of every other node of the region (listed in the set <c>turn:{region}:nodes</c>) and sums
+/// them, which <see cref="AllocationsElsewhere"/> answers from memory on every Allocate.</item>
+/// </list>
+/// Fails open: with Redis unreachable (at start or later) the node keeps relaying and authenticating, and quotas count
+/// its own allocations only, as a single node does; it reconnects by itself, and the view heals on the next heartbeat.
+/// </summary>
+public sealed partial class RedisClusterState : IClusterAllocationView, IAsyncDisposable
+{
+    private readonly RedisClusterOptions _options;
+    private readonly Func<Dictionary<string, int>> _localCounts;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly RedisKey _nodesKey;
+    private readonly RedisKey _ownKey;
+    private Dictionary<string, int> _elsewhere = new(StringComparer.Ordinal);
+    private ConnectionMultiplexer? _redis;
+    private Task _loop = Task.CompletedTask;
+    private int _connected = -1; // -1 not yet known, 0 unreachable, 1 connected: each change is logged once
+    private long _heartbeats;
+
+    /// <param name="localCounts">This node's allocations per username (see <see cref="AllocationTable.CountsByUser"/>).</param>
+    public RedisClusterState(RedisClusterOptions options, Func<Dictionary<string, int>> localCounts, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _localCounts = localCounts ?? throw new ArgumentNullException(nameof(localCounts));
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        _nodesKey = $"turn:{options.Region}:nodes";
+        _ownKey = UsersKey(options.NodeId);
+    }
+
+    /// <summary>Whether the last heartbeat reached Redis.</summary>
+    public bool IsConnected => Volatile.Read(ref _connected) == 1;
+
+    /// <summary>Heartbeats that reached Redis since start.</summary>
+    public long Heartbeats => Interlocked.Read(ref _heartbeats);
+
+    public int AllocationsElsewhere(string username) => Volatile.Read(ref _elsewhere).GetValueOrDefault(username);
+
+    /// <summary>Starts the heartbeat loop; returns at once (Redis may be down: the loop keeps trying).</summary>
+    public void Start() => _loop = RunAsync(_stop.Token);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (_redis is { IsConnected: true } redis)
+        {
+            try
+            {
+                // A node that stops cleanly gives its quota back at once instead of at the end of its lease.
+                IDatabase db = redis.GetDatabase();
+                await db.KeyDeleteAsync(_ownKey).ConfigureAwait(false);
+                await db.SetRemoveAsync(_nodesKey, _options.NodeId).ConfigureAwait(false);
+            }
+            catch (RedisException)
+            {
+            }
+        }
+
+        if (_redis is not null)
+        {
+            await _redis.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _stop.Dispose();
+    }
+
+    private RedisKey UsersKey(string node) => $"turn:{_options.Region}:users:{node}";
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(_options.Heartbeat);
+        do
+        {
+            try
+            {
+                if (!await HeartbeatAsync().ConfigureAwait(false))
+                {
+                    LostConnection("not connected");
+                    continue;
+                }
+
+                if (Interlocked.Exchange(ref _connected, 1) != 1)
+                {
+                    Connected(_logger, _options.NodeId, _options.Region);
+                }
+
+                Interlocked.Increment(ref _heartbeats);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+            {
+                LostConnection(ex.Message);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false));
+    }
+
+    /// <summary>Fail open: quotas fall back to this node's own allocations until Redis is back.</summary>
+    private void LostConnection(string reason)
+    {
+        if (Interlocked.Exchange(ref _connected, 0) != 0)
+        {
+            Unreachable(_logger, reason);
+        }
+
+        Volatile.Write(ref _elsewhere, new Dictionary<string, int>(StringComparer.Ordinal));
+    }
+
+    /// <summary>One heartbeat: publishes this node's counts under its lease and reads the others'; false when not connected.</summary>
+    private async Task<bool> HeartbeatAsync()
+    {
+        ConnectionMultiplexer redis = _redis ??= await ConnectionMultiplexer.ConnectAsync(ConfigurationFor(_options.Configuration)).ConfigureAwait(false);
+        if (!redis.IsConnected)
+        {
+            return false;
+        }
+
+        IDatabase db = redis.GetDatabase();
+        Dictionary<string, int> own = _localCounts();
+        HashEntry[] entries = [.. own.Where(e => e.Value > 0).Select(e => new HashEntry(e.Key, e.Value))];
+        ITransaction publish = db.CreateTransaction();
+        _ = publish.KeyDeleteAsync(_ownKey);
+        if (entries.Length > 0)
+        {
+            _ = publish.HashSetAsync(_ownKey, entries);
+        }
+
+        // The lease: a node that stops heartbeating drops out of every count once it runs out.
+        _ = publish.StringSetAsync(_ownKey.Append(":alive"), 1, _options.Lease);
+        _ = publish.KeyExpireAsync(_ownKey, _options.Lease);
+        _ = publish.SetAddAsync(_nodesKey, _options.NodeId);
+        await publish.ExecuteAsync().ConfigureAwait(false);
+
+        var elsewhere = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (RedisValue node in await db.SetMembersAsync(_nodesKey).ConfigureAwait(false))
+        {
+            string id = node.ToString();
+            if (id == _options.NodeId)
+            {
+                continue;
+            }
+
+            RedisKey key = UsersKey(id);
+            if (!await db.KeyExistsAsync(key.Append(":alive")).ConfigureAwait(false))
+            {
+                // Its lease ran out: it is gone, and so are its counts.
+                await db.SetRemoveAsync(_nodesKey, node).ConfigureAwait(false);
+                continue;
+            }
+
+            foreach (HashEntry entry in await db.HashGetAllAsync(key).ConfigureAwait(false))
+            {
+                if (entry.Value.TryParse(out int count) && count > 0)
+                {
+                    string user = entry.Name.ToString();
+                    elsewhere[user] = elsewhere.GetValueOrDefault(user) + count;
+                }
+            }
+        }
+
+        Volatile.Write(ref _elsewhere, elsewhere);
+        return true;
+    }
+
+    /// <summary>The connection string as given, made to fail fast and keep retrying rather than throw at start.</summary>
+    private static ConfigurationOptions ConfigurationFor(string configuration)
+    {
+        ConfigurationOptions options = ConfigurationOptions.Parse(configuration);
+        options.AbortOnConnectFail = false;
+        options.ConnectTimeout = Math.Min(options.ConnectTimeout, 2000);
+        options.SyncTimeout = Math.Min(options.SyncTimeout, 2000);
+        options.AsyncTimeout = Math.Min(options.AsyncTimeout, 2000);
+        return options;
+    }
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Cluster: node {Node} of region {Region} connected to Redis")]
+    private static partial void Connected(ILogger logger, string node, string region);
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Warning,
+        Message = "Cluster: Redis unreachable ({Reason}); relaying goes on, quotas count this node's allocations only until it is back")]
+    private static partial void Unreachable(ILogger logger, string reason);
+}
+
+/// <summary>Where the cluster state lives and how this node takes part (--redis, --node-id, --region, --cluster-lease).</summary>
+public sealed record RedisClusterOptions(string Configuration, string NodeId, string Region, TimeSpan Lease, TimeSpan Heartbeat);

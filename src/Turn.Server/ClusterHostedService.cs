@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Turn.Cluster.Redis;
+using Turn.Relay.Allocations;
+
+namespace Turn.Server;
+
+/// <summary>
+/// With --redis: this node's part in the cluster state (<see cref="RedisClusterState"/>), started before the listeners
+/// so the first Allocate already counts the other nodes (once Redis answers), stopped after them.
+/// </summary>
+internal sealed class ClusterHostedService(IOptions<TurnServerOptions> options, AllocationTable allocations, ILoggerFactory loggers)
+    : IHostedService, IAsyncDisposable
+{
+    /// <summary>How often the node publishes its counts and reads the others'.</summary>
+    public static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(1);
+
+    private RedisClusterState? _state;
+
+    /// <summary>The cluster state, or null when this node runs alone.</summary>
+    public RedisClusterState? State => _state;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        TurnServerOptions o = options.Value;
+        if (string.IsNullOrEmpty(o.Redis))
+        {
+            return Task.CompletedTask;
+        }
+
+        _state = new RedisClusterState(
+            new RedisClusterOptions(o.Redis, o.EffectiveNodeId, o.Region, TimeSpan.FromSeconds(o.ClusterLeaseSeconds), Heartbeat),
+            allocations.CountsByUser, loggers.CreateLogger<RedisClusterState>());
+        allocations.Cluster = _state;
+        _state.Start();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+
+    public async ValueTask DisposeAsync()
+    {
+        RedisClusterState? state = Interlocked.Exchange(ref _state, null);
+        if (state is not null)
+        {
+            allocations.Cluster = null;
+            await state.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using Microsoft.Extensions.DependencyInjection;
+using Turn.Cluster.Redis;
+using Turn.Stun;
+
+namespace Turn.Server.Tests;
+
+/// <summary>
+/// Several nodes sharing one real redis-server: the per-user quota (--user-quota) counts a user's allocations on every
+/// node of the region; a node that stops gives its share back; with Redis gone the nodes fail open to their own counts
+/// and keep serving, and they reconnect when it is back.
+/// </summary>
+public sealed class ClusterQuotaTests
+{
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(15);
+
+    private static ConfiguredRelayServer Node(RedisServer redis, string id) =>
+        new(["--redis", redis.Configuration, "--node-id", id, "--region", "test-region", "--user-quota", "2", "--cluster-lease", "3"]);
+
+    private static RedisClusterState State(ServerFixture node) =>
+        node.Services.GetRequiredService<ClusterHostedService>().State ?? throw new InvalidOperationException("not clustered");
+
+    private static async Task<int?> AllocateAsync(ServerFixture node, List<TurnTestClient> keep)
+    {
+        var client = new TurnTestClient(node.V4, RelayServerFixture.User, RelayServerFixture.Password);
+        keep.Add(client);
+        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
+        return TurnTestClient.ErrorCode(answer);
+    }
+
+    [Fact]
+    public async Task User_quota_counts_allocations_on_every_node_and_a_stopped_node_gives_its_share_back()
+    {
+        using RedisServer redis = await RedisServer.StartAsync();
+        ConfiguredRelayServer a = Node(redis, "node-a");
+        ConfiguredRelayServer b = Node(redis, "node-b");
+        var clients = new List<TurnTestClient>();
+        await a.InitializeAsync();
+        await b.InitializeAsync();
+        try
+        {
+            await Eventually.WaitForAsync(() => State(a).IsConnected && State(b).IsConnected, "the nodes did not reach Redis", Settle);
+            Assert.Null(await AllocateAsync(a, clients));
+            Assert.Null(await AllocateAsync(b, clients));
+
+            // Node a learns of b's allocation at its next heartbeat; then alice is at her quota of 2 everywhere.
+            await Eventually.WaitForAsync(() => State(a).AllocationsElsewhere(RelayServerFixture.User) == 1, "node a never saw node b's allocation", Settle);
+            Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(a, clients));
+            await Eventually.WaitForAsync(() => State(b).AllocationsElsewhere(RelayServerFixture.User) == 1, "node b never saw node a's allocation", Settle);
+            Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(b, clients));
+
+            // Node b stops: its share goes with it, and alice may allocate on a again.
+            await b.DisposeAsync();
+            await Eventually.WaitForAsync(() => State(a).AllocationsElsewhere(RelayServerFixture.User) == 0, "node b's share outlived it", Settle);
+            Assert.Null(await AllocateAsync(a, clients));
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+            await a.DisposeAsync();
+            await b.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Redis_down_fails_open_to_local_counts_and_the_node_reconnects()
+    {
+        using RedisServer redis = await RedisServer.StartAsync();
+        ConfiguredRelayServer a = Node(redis, "node-a");
+        var clients = new List<TurnTestClient>();
+        await a.InitializeAsync();
+        try
+        {
+            await Eventually.WaitForAsync(() => State(a).IsConnected, "the node did not reach Redis", Settle);
+            Assert.Null(await AllocateAsync(a, clients));
+
+            redis.Stop();
+            await Eventually.WaitForAsync(() => !State(a).IsConnected, "the node did not notice Redis was gone", Settle);
+            // Still serving with its own count: alice has one allocation here, the quota allows a second.
+            Assert.Null(await AllocateAsync(a, clients));
+            Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(a, clients));
+            Assert.Equal(2, a.Counters.AllocationsCreated);
+
+            await redis.RestartAsync();
+            long before = State(a).Heartbeats;
+            await Eventually.WaitForAsync(() => State(a).IsConnected && State(a).Heartbeats > before, "the node did not reconnect", Settle);
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+            await a.DisposeAsync();
+        }
+    }
+}

@@ -10,7 +10,7 @@ namespace Turn.Server;
 /// With --redis: this node's part in the cluster state (<see cref="RedisClusterState"/>), started before the listeners
 /// so the first Allocate already counts the other nodes (once Redis answers), stopped after them.
 /// </summary>
-internal sealed class ClusterHostedService(IOptions<TurnServerOptions> options, AllocationTable allocations, ILoggerFactory loggers)
+public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, AllocationTable allocations, ILoggerFactory loggers)
     : IHostedService, IAsyncDisposable
 {
     /// <summary>How often the node publishes its counts and reads the others'.</summary>

@@ -59,6 +59,8 @@ public sealed class ServerMetrics : ICallQualityObserver
     private readonly Gauge _dtlsAssociations;
     private readonly Counter _dtlsEvents;
     private readonly Gauge _ready;
+    private readonly Gauge _clusterConnected;
+    private readonly ClusterHostedService? _cluster;
     private readonly Counter _reloads;
     private readonly Histogram.Child[,] _checkRtt;
     private readonly Histogram.Child[,] _rtpLoss;
@@ -68,8 +70,9 @@ public sealed class ServerMetrics : ICallQualityObserver
     private readonly Counter _threadPoolCompleted;
 
     public ServerMetrics(ServerCounters server, TransportCounters transport, DtlsCounters dtls, AllocationTable allocations,
-        AllocationAudit audit, LongTermAuthenticator authenticator, ListenerRegistry listeners)
+        AllocationAudit audit, LongTermAuthenticator authenticator, ListenerRegistry listeners, ClusterHostedService? cluster = null)
     {
+        _cluster = cluster;
         _server = server;
         _transport = transport;
         _dtls = dtls;
@@ -127,6 +130,8 @@ public sealed class ServerMetrics : ICallQualityObserver
         _dtlsAssociations = factory.CreateGauge("turn_dtls_associations", "DTLS associations open now (handshaking or established).");
         _dtlsEvents = factory.CreateCounter("turn_dtls_events_total", "DTLS events, by kind.", ["event"]);
         _ready = factory.CreateGauge("turn_ready", "1 when the server takes new allocations (what /readyz says).");
+        _clusterConnected = factory.CreateGauge("turn_cluster_redis_connected",
+            "1 when the last cluster heartbeat reached Redis (--redis); 0 when it did not, or when the node runs alone.");
         _reloads = factory.CreateCounter("turn_config_reloads_total", "Configuration reloads, by result (applied, refused).", ["result"]);
         _threadPoolThreads = factory.CreateGauge("dotnet_threadpool_threads", "Thread-pool threads.");
         _threadPoolQueue = factory.CreateGauge("dotnet_threadpool_queue_length", "Work items waiting for the thread pool.");
@@ -251,6 +256,7 @@ public sealed class ServerMetrics : ICallQualityObserver
 
         UpdateTransports();
         _ready.Set(IsReady() ? 1 : 0);
+        _clusterConnected.Set(_cluster?.State?.IsConnected == true ? 1 : 0);
         (long applied, long refused) = Reloads();
         _reloads.WithLabels("applied").IncTo(applied);
         _reloads.WithLabels("refused").IncTo(refused);

@@ -19,6 +19,15 @@ public sealed class ClusterQuotaTests
     private static RedisClusterState State(ServerFixture node) =>
         node.Services.GetRequiredService<ClusterHostedService>().State ?? throw new InvalidOperationException("not clustered");
 
+    /// <summary>The turn_cluster_redis_connected gauge as the node's /metrics shows it.</summary>
+    private static async Task<string?> ConnectedGaugeAsync(ServerFixture node)
+    {
+        System.Net.IPEndPoint admin = node.Services.GetRequiredService<AdminServer>().LocalEndPoint ?? throw new InvalidOperationException("no admin listener");
+        using var http = new HttpClient();
+        string metrics = await http.GetStringAsync(new Uri($"http://{admin}/metrics"));
+        return metrics.Split('\n').FirstOrDefault(l => l.StartsWith("turn_cluster_redis_connected ", StringComparison.Ordinal));
+    }
+
     private static async Task<int?> AllocateAsync(ServerFixture node, List<TurnTestClient> keep)
     {
         var client = new TurnTestClient(node.V4, RelayServerFixture.User, RelayServerFixture.Password);
@@ -71,10 +80,12 @@ public sealed class ClusterQuotaTests
         try
         {
             await Eventually.WaitForAsync(() => State(a).IsConnected, "the node did not reach Redis", Settle);
+            Assert.Equal("turn_cluster_redis_connected 1", await ConnectedGaugeAsync(a));
             Assert.Null(await AllocateAsync(a, clients));
 
             redis.Stop();
             await Eventually.WaitForAsync(() => !State(a).IsConnected, "the node did not notice Redis was gone", Settle);
+            Assert.Equal("turn_cluster_redis_connected 0", await ConnectedGaugeAsync(a));
             // Still serving with its own count: alice has one allocation here, the quota allows a second.
             Assert.Null(await AllocateAsync(a, clients));
             Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(a, clients));

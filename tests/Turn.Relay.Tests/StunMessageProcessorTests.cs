@@ -40,7 +40,7 @@ public class StunMessageProcessorTests
         return length == 0 ? null : response[..length];
     }
 
-    /// <summary>RFC 8489 §12, §14.2: XOR-MAPPED-ADDRESS is the 5-tuple's client address, IPv4 and IPv6 alike.</summary>
+    /// <summary>Checklist 21, RFC 8489 §12, §14.2: XOR-MAPPED-ADDRESS is the 5-tuple's client address, IPv4 and IPv6 alike.</summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -97,7 +97,7 @@ public class StunMessageProcessorTests
     }
 
     /// <summary>
-    /// RFC 8489 §9: attributes after MESSAGE-INTEGRITY do not count, so an unknown required attribute placed there
+    /// Checklist 26, RFC 8489 §9: attributes after MESSAGE-INTEGRITY do not count, so an unknown required attribute placed there
     /// does not turn the answer into a 420.
     /// </summary>
     [Fact]
@@ -114,7 +114,7 @@ public class StunMessageProcessorTests
     }
 
     /// <summary>
-    /// RFC 8489 §6.3, §6.3.2, §7; RFC 8656 §5, §12; RFC 7983: what gets no answer, and which counter says why.
+    /// Checklist 1, 3, 5, 6, 15, 16, 25, RFC 8489 §6.3, §6.3.2, §7; RFC 8656 §5, §12; RFC 7983: what gets no answer, and which counter says why.
     /// </summary>
     [Fact]
     public void Rfc8489_S6_3_silent_drops_are_counted_by_reason()
@@ -152,7 +152,7 @@ public class StunMessageProcessorTests
         Assert.Equal(0, _counters.SuccessResponses + _counters.ErrorResponses);
     }
 
-    /// <summary>RFC 8489 §6.3: random input never throws; whatever is answered is a well-formed STUN message.</summary>
+    /// <summary>Checklist 135, RFC 8489 §6.3: random input never throws; whatever is answered is a well-formed STUN message.</summary>
     [Fact]
     public void Rfc8489_S6_3_random_input_never_throws()
     {

@@ -121,6 +121,7 @@ public class CommandLineTests
         Assert.Contains(named, result.FailureMessage, StringComparison.Ordinal);
     }
 
+    /// <summary>Checklist 18, RFC 8489 §14.14: SOFTWARE must be fewer than 128 characters; 128 is refused at start, 127 is accepted.</summary>
     [Fact]
     public void Software_longer_than_127_characters_is_rejected()
     {

@@ -36,7 +36,7 @@ public sealed class DtlsRelayEndToEndTests(RelayServerFixture server) : IClassFi
     }
 
     /// <summary>
-    /// RFC 8656 §5 over DTLS, after the cookie exchange of RFC 6347 §4.2.1 (the first ClientHello, without a cookie, is
+    /// Checklist 53, RFC 8656 §5 over DTLS, after the cookie exchange of RFC 6347 §4.2.1 (the first ClientHello, without a cookie, is
     /// answered with a HelloVerifyRequest): Binding (RFC 8489 §7.3), Allocate with long-term credentials (RFC 8489 §9.2),
     /// CreatePermission and Send/Data indications (RFC 8656 §9, §11), ChannelBind and ChannelData (RFC 8656 §12) both
     /// ways to a UDP peer. ChannelData is framed like over UDP: one message per record, no padding.

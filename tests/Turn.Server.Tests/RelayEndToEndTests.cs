@@ -43,7 +43,7 @@ public abstract class RelayEndToEndTestsBase<TFixture>(TFixture server) : IClass
     }
 
     /// <summary>
-    /// RFC 8656 §10, §11.2, §11.3: after CreatePermission a Send indication reaches the peer from the relayed
+    /// Checklist 53, RFC 8656 §10, §11.2, §11.3: after CreatePermission a Send indication reaches the peer from the relayed
     /// address, and the peer's answer comes back to the client as a Data indication.
     /// </summary>
     [Fact]
@@ -118,7 +118,7 @@ public abstract class RelayEndToEndTestsBase<TFixture>(TFixture server) : IClass
         }
     }
 
-    /// <summary>RFC 8656 §9, §11.3: a peer without a permission cannot reach the client through the relayed address.</summary>
+    /// <summary>Checklist 132, RFC 8656 §9, §11.3: a peer without a permission cannot reach the client through the relayed address.</summary>
     [Fact]
     public async Task Rfc8656_S9_peer_without_permission_cannot_reach_the_client()
     {

@@ -16,7 +16,7 @@ public class TcpBindingTests(ServerFixture server) : IClassFixture<ServerFixture
         return (client, client.GetStream());
     }
 
-    /// <summary>RFC 8489 §6.3.1.2: the answer comes back on the same connection, mapped address = the client's end.</summary>
+    /// <summary>Checklist 19, RFC 8489 §6.3.1.2: the answer comes back on the same connection, mapped address = the client's end.</summary>
     [Theory]
     [InlineData("127.0.0.1")]
     [InlineData("::1")]
@@ -37,7 +37,7 @@ public class TcpBindingTests(ServerFixture server) : IClassFixture<ServerFixture
         }
     }
 
-    /// <summary>RFC 8489 §6.2.2: the stream is framed by the STUN Length, however the bytes arrive (one at a time here).</summary>
+    /// <summary>Checklist 27, RFC 8489 §6.2.2: the stream is framed by the STUN Length, however the bytes arrive (one at a time here).</summary>
     [Fact]
     public async Task Rfc8489_S6_2_2_request_written_one_byte_at_a_time_is_framed()
     {
@@ -59,7 +59,7 @@ public class TcpBindingTests(ServerFixture server) : IClassFixture<ServerFixture
         }
     }
 
-    /// <summary>RFC 8489 §6.2.2: several messages in one segment are each answered, in order.</summary>
+    /// <summary>Checklist 27, RFC 8489 §6.2.2: several messages in one segment are each answered, in order.</summary>
     [Fact]
     public async Task Rfc8489_S6_2_2_back_to_back_requests_in_one_write_are_all_answered()
     {
@@ -99,7 +99,7 @@ public class TcpBindingTests(ServerFixture server) : IClassFixture<ServerFixture
     }
 
     /// <summary>
-    /// RFC 8489 §6.2.2, RFC 7983: once a byte that starts neither STUN nor ChannelData arrives, framing is lost and
+    /// Checklist 135, RFC 8489 §6.2.2, RFC 7983: once a byte that starts neither STUN nor ChannelData arrives, framing is lost and
     /// the connection is closed (and counted); other connections are unaffected.
     /// </summary>
     [Theory]

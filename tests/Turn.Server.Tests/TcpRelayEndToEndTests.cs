@@ -75,7 +75,7 @@ public sealed class TcpRelayEndToEndTests(RelayServerFixture server) : IClassFix
         }
     }
 
-    /// <summary>RFC 8656 §11: Send and Data indications travel on the TCP connection too.</summary>
+    /// <summary>Checklist 53, RFC 8656 §11: Send and Data indications travel on the TCP connection too.</summary>
     [Fact]
     public async Task Rfc8656_S11_send_and_data_indications_over_tcp()
     {

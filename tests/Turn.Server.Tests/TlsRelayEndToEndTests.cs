@@ -21,7 +21,7 @@ public sealed class TlsRelayEndToEndTests(RelayServerFixture server) : IClassFix
 
     private IPEndPoint TlsEndPoint => new(IPAddress.Loopback, Registry.TlsPort);
 
-    /// <summary>RFC 8656 §5, RFC 7443: an Allocate over TLS with ALPN "stun.turn"; relayed data returns inside TLS.</summary>
+    /// <summary>Checklist 53, RFC 8656 §5, RFC 7443: an Allocate over TLS with ALPN "stun.turn"; relayed data returns inside TLS.</summary>
     [Fact]
     public async Task Rfc8656_S5_allocate_and_relay_over_tls_with_alpn_stun_turn()
     {

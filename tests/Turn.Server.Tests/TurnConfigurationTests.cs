@@ -79,6 +79,7 @@ public sealed class TurnConfigurationTests : IDisposable
             .FingerprintDataIndications);
     }
 
+    /// <summary>Checklist 75, RFC 8656 §7.2: --min-port and --max-port set the relay port range, which is 49152-65535 by default.</summary>
     [Fact]
     public void Min_and_max_port_set_the_relay_port_range()
     {

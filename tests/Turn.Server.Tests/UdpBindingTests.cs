@@ -28,7 +28,7 @@ public abstract class UdpBindingTestsBase<TFixture>(TFixture server) : IClassFix
     }
 
     /// <summary>
-    /// RFC 8489 §6.3.1.1, §12, §14.2, §14.7: the success response echoes the transaction id, carries
+    /// Checklist 7, 18, 21, RFC 8489 §6.3.1.1, §12, §14.2, §14.7: the success response echoes the transaction id, carries
     /// XOR-MAPPED-ADDRESS = the request's source, SOFTWARE and a valid FINGERPRINT as the last attribute.
     /// </summary>
     [Theory]
@@ -75,7 +75,7 @@ public abstract class UdpBindingTestsBase<TFixture>(TFixture server) : IClassFix
         }
     }
 
-    /// <summary>RFC 8489 §12: a stand-alone server MUST NOT require FINGERPRINT; a bare 20-byte request is answered.</summary>
+    /// <summary>Checklist 25, RFC 8489 §12: a stand-alone server MUST NOT require FINGERPRINT; a bare 20-byte request is answered.</summary>
     [Fact]
     public async Task Rfc8489_S12_Binding_without_fingerprint_is_answered()
     {
@@ -148,7 +148,7 @@ public abstract class UdpBindingTestsBase<TFixture>(TFixture server) : IClassFix
     }
 
     /// <summary>
-    /// RFC 8489 §6.3.1, §14.13: a request with unknown comprehension-required attributes (here PRIORITY 0x0024 as in
+    /// Checklist 12, 14, RFC 8489 §6.3.1, §14.13: a request with unknown comprehension-required attributes (here PRIORITY 0x0024 as in
     /// RFC 5769 §2.1, twice, and 0x7FFF) gets 420 listing each once; unknown optional ones (0x8029) are ignored.
     /// </summary>
     [Fact]
@@ -176,7 +176,7 @@ public abstract class UdpBindingTestsBase<TFixture>(TFixture server) : IClassFix
         Assert.Equal(ServerFixture.Software, answer.Software);
     }
 
-    /// <summary>RFC 8489 §6.3: unknown comprehension-optional attributes (0x8000-0xFFFF) are ignored.</summary>
+    /// <summary>Checklist 12, RFC 8489 §6.3: unknown comprehension-optional attributes (0x8000-0xFFFF) are ignored.</summary>
     [Fact]
     public async Task Rfc8489_S6_3_unknown_optional_attributes_are_ignored()
     {
@@ -211,7 +211,7 @@ public abstract class UdpBindingTestsBase<TFixture>(TFixture server) : IClassFix
     }
 
     /// <summary>
-    /// RFC 8489 §6.3, §7, §6.3.2; RFC 8656 §12.6, RFC 7983: anything that is not a good request is dropped without
+    /// Checklist 1, 3, 6, 16, 25, 115, RFC 8489 §6.3, §7, §6.3.2; RFC 8656 §12.6, RFC 7983: anything that is not a good request is dropped without
     /// an answer and counted, and the server goes on answering afterwards.
     /// </summary>
     [Fact]
@@ -263,7 +263,7 @@ public abstract class UdpBindingTestsBase<TFixture>(TFixture server) : IClassFix
         Assert.True(server.Counters.Dropped(DropReason.NotStunOrChannelData) >= 1);
     }
 
-    /// <summary>RFC 8489 §6.3, RFC 8656 §21.3.1: a bounded burst of random datagrams never stops the server answering.</summary>
+    /// <summary>Checklist 135, RFC 8489 §6.3, RFC 8656 §21.3.1: a bounded burst of random datagrams never stops the server answering.</summary>
     [Fact]
     public async Task Rfc8489_S6_3_random_datagrams_do_not_stop_the_server()
     {

@@ -41,7 +41,7 @@ public class AttributeRoundTripProperties
             });
 
     /// <summary>
-    /// RFC 8489 §14.2 XOR-MAPPED-ADDRESS, RFC 8656 §18.3 XOR-PEER-ADDRESS, §18.5 XOR-RELAYED-ADDRESS: the port XOR the
+    /// Checklist 22, RFC 8489 §14.2 XOR-MAPPED-ADDRESS, RFC 8656 §18.3 XOR-PEER-ADDRESS, §18.5 XOR-RELAYED-ADDRESS: the port XOR the
     /// top of the magic cookie, IPv4 XOR the cookie, IPv6 XOR the cookie and the transaction id; any transaction id.
     /// </summary>
     [Property(MaxTest = Runs)]
@@ -118,7 +118,7 @@ public class AttributeRoundTripProperties
                 }
             });
 
-    /// <summary>RFC 8489 §14.9-§14.16: 127 characters is the most a REALM/NONCE/SOFTWARE/ALTERNATE-DOMAIN may hold.</summary>
+    /// <summary>Checklist 23, RFC 8489 §14.9-§14.16: 127 characters is the most a REALM/NONCE/SOFTWARE/ALTERNATE-DOMAIN may hold.</summary>
     [Theory]
     [InlineData(StunAttributeType.Realm)]
     [InlineData(StunAttributeType.Nonce)]
@@ -135,7 +135,7 @@ public class AttributeRoundTripProperties
         Assert.False(TextValue.IsValid(type, [0x61, 0xC3])); // truncated UTF-8 sequence
     }
 
-    /// <summary>RFC 8489 §14.3: USERNAME is sent in fewer than 509 bytes; this codec accepts up to 763 bytes on receipt.</summary>
+    /// <summary>Checklist 23, RFC 8489 §14.3: USERNAME is sent in fewer than 509 bytes; this codec accepts up to 763 bytes on receipt.</summary>
     [Fact]
     public void Rfc8489_S14_3_username_limits()
     {
@@ -172,7 +172,7 @@ public class AttributeRoundTripProperties
             Assert.Equal(StunConstants.HeaderLength + 4 + ((data.Length + 3) & ~3), message.Length);
         });
 
-    /// <summary>RFC 8489 §14 / RFC 8656 §18.4: DATA of lengths 0-8 gets 0, 3, 2, 1 padding bytes, all zero.</summary>
+    /// <summary>Checklist 9, RFC 8489 §14 / RFC 8656 §18.4: DATA of lengths 0-8 gets 0, 3, 2, 1 padding bytes, all zero.</summary>
     [Theory]
     [InlineData(0, 0)]
     [InlineData(1, 3)]
@@ -193,7 +193,7 @@ public class AttributeRoundTripProperties
         Assert.Equal(data, StunWire.ReadSingle(message, StunAttributeType.Data));
     }
 
-    /// <summary>RFC 8656 §18.9: DONT-FRAGMENT has no value at all.</summary>
+    /// <summary>Checklist 128, RFC 8656 §18.9: DONT-FRAGMENT has no value at all.</summary>
     [Fact]
     public void Rfc8656_S18_9_DONT_FRAGMENT_is_empty()
     {
@@ -206,7 +206,7 @@ public class AttributeRoundTripProperties
     // ---------------------------------------------------------------- integrity
 
     /// <summary>
-    /// RFC 8489 §14.5: MESSAGE-INTEGRITY is HMAC-SHA1 over the message up to the attribute with Length covering it;
+    /// Checklist 28, RFC 8489 §14.5: MESSAGE-INTEGRITY is HMAC-SHA1 over the message up to the attribute with Length covering it;
     /// it verifies under its key (any length, longer than the HMAC block too) and fails under any other key.
     /// </summary>
     [Property(MaxTest = Runs)]
@@ -320,7 +320,7 @@ public class AttributeRoundTripProperties
 
     // ---------------------------------------------------------------- codes and lists
 
-    /// <summary>RFC 8489 §14.8: ERROR-CODE class (3-6) and number (0-99) and a reason phrase of fewer than 128 characters.</summary>
+    /// <summary>Checklist 17, RFC 8489 §14.8: ERROR-CODE class (3-6) and number (0-99) and a reason phrase of fewer than 128 characters.</summary>
     [Property(MaxTest = Runs)]
     public Property Rfc8489_S14_8_ERROR_CODE_round_trips() =>
         Prop.ForAll(Gens.Of(Gen.Choose(300, 699), Gens.Text(StunConstants.MaxReasonPhraseCharacters).OrNull()).ToArbitrary(), t =>
@@ -352,7 +352,7 @@ public class AttributeRoundTripProperties
                 Assert.Equal(reason ?? StunErrorCode.DefaultReason(code), Encoding.UTF8.GetString(readReason));
             });
 
-    /// <summary>RFC 8489 §14.11: PASSWORD-ALGORITHMS is a list of (algorithm, parameter length 0) entries, order kept.</summary>
+    /// <summary>Checklist 130, RFC 8489 §14.11: PASSWORD-ALGORITHMS is a list of (algorithm, parameter length 0) entries, order kept.</summary>
     [Property(MaxTest = Runs)]
     public Property Rfc8489_S14_11_PASSWORD_ALGORITHMS_round_trips() =>
         Prop.ForAll(Gens.UInt16.Select(v => (PasswordAlgorithm)v).ArrayOf().Where(a => a.Length is > 0 and <= 40).ToArbitrary(), algorithms =>
@@ -376,7 +376,7 @@ public class AttributeRoundTripProperties
             Assert.All(algorithms, a => Assert.True(PasswordAlgorithmsValue.Contains(value, a)));
         });
 
-    /// <summary>RFC 8489 §14.12: PASSWORD-ALGORITHM is one entry: algorithm and an empty parameter list for MD5/SHA-256.</summary>
+    /// <summary>Checklist 130, RFC 8489 §14.12: PASSWORD-ALGORITHM is one entry: algorithm and an empty parameter list for MD5/SHA-256.</summary>
     [Property(MaxTest = Runs)]
     public Property Rfc8489_S14_12_PASSWORD_ALGORITHM_round_trips() =>
         Prop.ForAll(Gen.OneOf(Gen.Elements(PasswordAlgorithm.Md5, PasswordAlgorithm.Sha256), Gens.UInt16.Select(v => (PasswordAlgorithm)v)).ToArbitrary(), algorithm =>
@@ -443,7 +443,7 @@ public class AttributeRoundTripProperties
             });
 
     /// <summary>
-    /// RFC 8656 §18.6 REQUESTED-ADDRESS-FAMILY and §18.11 ADDITIONAL-ADDRESS-FAMILY: a family byte and 24 RFFU bits
+    /// Checklist 128, RFC 8656 §18.6 REQUESTED-ADDRESS-FAMILY and §18.11 ADDITIONAL-ADDRESS-FAMILY: a family byte and 24 RFFU bits
     /// sent as zero; any family byte comes back (whether it is supported is policy).
     /// </summary>
     [Property(MaxTest = Runs)]
@@ -461,7 +461,7 @@ public class AttributeRoundTripProperties
                 Assert.Equal(family, read);
             });
 
-    /// <summary>RFC 8656 §18.7: EVEN-PORT is one byte, R in the top bit and RFFU bits zero, then 3 padding bytes.</summary>
+    /// <summary>Checklist 128, RFC 8656 §18.7: EVEN-PORT is one byte, R in the top bit and RFFU bits zero, then 3 padding bytes.</summary>
     [Theory]
     [InlineData(true, 0x80)]
     [InlineData(false, 0x00)]
@@ -477,7 +477,7 @@ public class AttributeRoundTripProperties
         Assert.Equal(reserve, withRffu); // RFFU bits are ignored on receipt
     }
 
-    /// <summary>RFC 8656 §18.8: REQUESTED-TRANSPORT is an IANA protocol number and 24 RFFU bits sent as zero.</summary>
+    /// <summary>Checklist 128, RFC 8656 §18.8: REQUESTED-TRANSPORT is an IANA protocol number and 24 RFFU bits sent as zero.</summary>
     [Property(MaxTest = Runs)]
     public Property Rfc8656_S18_8_REQUESTED_TRANSPORT_round_trips() =>
         Prop.ForAll(Gen.OneOf(Gen.Elements(RequestedTransportValue.Udp, RequestedTransportValue.Tcp), Gens.Byte).ToArbitrary(), protocol =>
@@ -501,7 +501,7 @@ public class AttributeRoundTripProperties
             Assert.Equal(token, read);
         });
 
-    /// <summary>RFC 8656 §18.13: ICMP is 16 reserved bits (zero), the ICMP type and code, and 32 bits of error data.</summary>
+    /// <summary>Checklist 128, RFC 8656 §18.13: ICMP is 16 reserved bits (zero), the ICMP type and code, and 32 bits of error data.</summary>
     [Property(MaxTest = Runs)]
     public Property Rfc8656_S18_13_ICMP_round_trips() =>
         Prop.ForAll(Gens.Of(Gens.Byte, Gens.Byte, Gens.UInt32).ToArbitrary(), t =>
@@ -558,7 +558,7 @@ public class AttributeRoundTripProperties
     // ---------------------------------------------------------------- whole messages
 
     /// <summary>
-    /// RFC 8489 §14: several attributes in one message come back in the order written, each with the value it had
+    /// Checklist 8, RFC 8489 §14: several attributes in one message come back in the order written, each with the value it had
     /// when written alone, each well formed (StunAttributeValidator), with Length the sum of the padded TLVs.
     /// </summary>
     [Property(MaxTest = Runs)]
@@ -691,7 +691,7 @@ public class AttributeRoundTripProperties
     // ---------------------------------------------------------------- header
 
     /// <summary>
-    /// RFC 8489 §5, Figure 3: for all 4096 methods and 4 classes the 14-bit type encodes and decodes back, the top two
+    /// Checklist 4, RFC 8489 §5, Figure 3: for all 4096 methods and 4 classes the 14-bit type encodes and decodes back, the top two
     /// bits stay zero, no two pairs share a type, and the header written and parsed carries the same method and class.
     /// </summary>
     [Fact]
@@ -721,7 +721,7 @@ public class AttributeRoundTripProperties
         Assert.Equal(16384, seen.Count);
     }
 
-    /// <summary>RFC 8489 §5 Figure 3 and the checklist examples (RFC 8656 §17 methods).</summary>
+    /// <summary>Checklist 4, RFC 8489 §5 Figure 3 and the checklist examples (RFC 8656 §17 methods).</summary>
     [Theory]
     [InlineData(StunMethod.Binding, StunClass.Request, 0x0001)]
     [InlineData(StunMethod.Binding, StunClass.SuccessResponse, 0x0101)]

@@ -47,7 +47,7 @@ public class MalformedInputTests
     }
 
     /// <summary>
-    /// RFC 8489 §5, §6.3: every truncation of a valid message is rejected: under 20 bytes TooShort, from 20 bytes on
+    /// Checklist 3, RFC 8489 §5, §6.3: every truncation of a valid message is rejected: under 20 bytes TooShort, from 20 bytes on
     /// LengthMismatch (the header Length no longer matches); a stream framer waits for the rest.
     /// </summary>
     [Fact]
@@ -65,7 +65,7 @@ public class MalformedInputTests
     }
 
     /// <summary>
-    /// RFC 8489 §14: truncated at any 4-byte boundary with the header Length made to agree, the message parses when
+    /// Checklist 10, RFC 8489 §14: truncated at any 4-byte boundary with the header Length made to agree, the message parses when
     /// the cut falls between attributes and is AttributeOverrun when it falls inside one (value or padding).
     /// </summary>
     [Fact]
@@ -89,7 +89,7 @@ public class MalformedInputTests
         }
     }
 
-    /// <summary>RFC 8489 §5: the two most significant bits of a STUN message are zero; any other value is not STUN.</summary>
+    /// <summary>Checklist 1, RFC 8489 §5: the two most significant bits of a STUN message are zero; any other value is not STUN.</summary>
     [Property(MaxTest = 200)]
     public Property Rfc8489_S5_top_bits_set_is_not_stun() =>
         Prop.ForAll(Gen.Choose(0x40, 0xFF).ToArbitrary(), first =>
@@ -101,7 +101,7 @@ public class MalformedInputTests
             AssertEmpty(reader);
         });
 
-    /// <summary>RFC 8489 §5: the Length field is always a multiple of 4 (checked before it is compared with the datagram).</summary>
+    /// <summary>Checklist 3, RFC 8489 §5: the Length field is always a multiple of 4 (checked before it is compared with the datagram).</summary>
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -119,7 +119,7 @@ public class MalformedInputTests
         Assert.Equal(FrameStatus.Invalid, StunFraming.TryReadFrame(new ReadOnlySequence<byte>(message), out _, out _));
     }
 
-    /// <summary>RFC 8489 §6.3: 20 + Length must equal the datagram size: larger, smaller and trailing bytes are all rejected.</summary>
+    /// <summary>Checklist 3, RFC 8489 §6.3: 20 + Length must equal the datagram size: larger, smaller and trailing bytes are all rejected.</summary>
     [Theory]
     [InlineData(4, 0)]
     [InlineData(-4, 0)]
@@ -140,7 +140,7 @@ public class MalformedInputTests
     }
 
     /// <summary>
-    /// RFC 8489 §14: an attribute whose value (with its padding) runs past the end of the message is an overrun,
+    /// Checklist 10, RFC 8489 §14: an attribute whose value (with its padding) runs past the end of the message is an overrun,
     /// whether it is the first attribute or follows good ones.
     /// </summary>
     [Theory]
@@ -199,7 +199,7 @@ public class MalformedInputTests
         Assert.False(reader.VerifyMessageIntegrity(Key));
     }
 
-    /// <summary>RFC 8489 §14.5: the same construction at 20 bytes does verify (so the cases above fail for their length).</summary>
+    /// <summary>Checklist 28, RFC 8489 §14.5: the same construction at 20 bytes does verify (so the cases above fail for their length).</summary>
     [Fact]
     public void Rfc8489_S14_5_message_integrity_construction_verifies_at_20_bytes()
     {
@@ -340,7 +340,7 @@ public class MalformedInputTests
     // ---------------------------------------------------------------- what counts (RFC 8489 §9, §14)
 
     /// <summary>
-    /// RFC 8489 §9, §14.5-§14.7: after MESSAGE-INTEGRITY only MESSAGE-INTEGRITY-SHA256 and FINGERPRINT count, after
+    /// Checklist 26, RFC 8489 §9, §14.5-§14.7: after MESSAGE-INTEGRITY only MESSAGE-INTEGRITY-SHA256 and FINGERPRINT count, after
     /// MESSAGE-INTEGRITY-SHA256 only FINGERPRINT, after FINGERPRINT nothing. Attributes and TryGetAttribute skip the
     /// rest; AllAttributes shows them; the integrity attributes still verify over the bytes as received.
     /// </summary>
@@ -381,7 +381,7 @@ public class MalformedInputTests
         Assert.True(reader.VerifyFingerprint());
     }
 
-    /// <summary>RFC 8489 §9, §14.6: after MESSAGE-INTEGRITY-SHA256 (without MESSAGE-INTEGRITY) only FINGERPRINT counts, MESSAGE-INTEGRITY too is ignored.</summary>
+    /// <summary>Checklist 26, RFC 8489 §9, §14.6: after MESSAGE-INTEGRITY-SHA256 (without MESSAGE-INTEGRITY) only FINGERPRINT counts, MESSAGE-INTEGRITY too is ignored.</summary>
     [Fact]
     public void Rfc8489_S9_attributes_after_message_integrity_sha256_are_ignored()
     {
@@ -409,7 +409,7 @@ public class MalformedInputTests
     }
 
     /// <summary>
-    /// RFC 8489 §14: with duplicate attributes the first one is the one that counts (TryGetAttribute returns it);
+    /// Checklist 11, RFC 8489 §14: with duplicate attributes the first one is the one that counts (TryGetAttribute returns it);
     /// AllAttributes and Attributes show both. A second FINGERPRINT makes the first one not last.
     /// </summary>
     [Fact]
@@ -438,7 +438,7 @@ public class MalformedInputTests
     }
 
     /// <summary>
-    /// RFC 8489 §14: padding bytes may hold anything and are ignored on receipt; integrity and FINGERPRINT are over
+    /// Checklist 9, 30, RFC 8489 §14: padding bytes may hold anything and are ignored on receipt; integrity and FINGERPRINT are over
     /// the bytes as received, so they verify with the padding the sender chose and fail once it is changed.
     /// </summary>
     [Property(MaxTest = 200)]
@@ -493,7 +493,7 @@ public class MalformedInputTests
         Assert.True(data.IsEmpty);
     }
 
-    /// <summary>RFC 8656 §12.6: a datagram shorter than 4 + Length is discarded; exactly 4 + Length is fine.</summary>
+    /// <summary>Checklist 113, RFC 8656 §12.6: a datagram shorter than 4 + Length is discarded; exactly 4 + Length is fine.</summary>
     [Theory]
     [InlineData(1)]
     [InlineData(4)]
@@ -510,7 +510,7 @@ public class MalformedInputTests
         Assert.Equal(length, data.Length);
     }
 
-    /// <summary>RFC 8656 §12, §12.6: only channels 0x4000-0x4FFF are valid; 0x5000-0xFFFF are reserved and the rest not channels.</summary>
+    /// <summary>Checklist 115, RFC 8656 §12, §12.6: only channels 0x4000-0x4FFF are valid; 0x5000-0xFFFF are reserved and the rest not channels.</summary>
     [Fact]
     public void Rfc8656_S12_6_only_channels_0x4000_to_0x4FFF_parse()
     {
@@ -525,7 +525,7 @@ public class MalformedInputTests
         }
     }
 
-    /// <summary>RFC 8656 §12.4: a ChannelData message may carry no data at all.</summary>
+    /// <summary>Checklist 113, RFC 8656 §12.4: a ChannelData message may carry no data at all.</summary>
     [Fact]
     public void Rfc8656_S12_4_zero_length_is_valid()
     {
@@ -551,7 +551,7 @@ public class MalformedInputTests
 
     // ---------------------------------------------------------------- nothing throws
 
-    /// <summary>RFC 8489 §6.3, RFC 8656 §12.6: arbitrary bytes never make any part of the codec throw.</summary>
+    /// <summary>Checklist 135, RFC 8489 §6.3, RFC 8656 §12.6: arbitrary bytes never make any part of the codec throw.</summary>
     [Property(MaxTest = 1000)]
     public Property Rfc8489_S6_3_Rfc8656_S12_6_arbitrary_bytes_never_throw() =>
         Prop.ForAll(Gen.OneOf(Gens.VariableBytes(300), Gens.Bytes(20), Gens.Bytes(24)).ToArbitrary(), bytes => Exercise(bytes));

@@ -45,7 +45,7 @@ public class RfcVectorTests
             SpecFiles.VectorIds().ToArray());
     }
 
-    /// <summary>RFC 8489 §5 (header, Figure 3 type encoding) and §14 (TLV framing, padding).</summary>
+    /// <summary>Checklist 4, 8, 9, 22, RFC 8489 §5 (header, Figure 3 type encoding) and §14 (TLV framing, padding).</summary>
     [Theory]
     [MemberData(nameof(ValidVectorIds))]
     public void Rfc8489_S5_S14_header_and_every_attribute_decode_as_the_vector_says(string id)
@@ -110,7 +110,7 @@ public class RfcVectorTests
     }
 
     /// <summary>
-    /// RFC 8489 §14.5, §14.6, §14.7: MESSAGE-INTEGRITY(-SHA256) and FINGERPRINT verify over the bytes as received,
+    /// Checklist 28, 30, RFC 8489 §14.5, §14.6, §14.7: MESSAGE-INTEGRITY(-SHA256) and FINGERPRINT verify over the bytes as received,
     /// and any change to the covered bytes makes them fail.
     /// </summary>
     [Theory]
@@ -257,7 +257,7 @@ public class RfcVectorTests
     }
 
     /// <summary>
-    /// RFC 8489 §14.5, §14.7: the writer reproduces RFC 5769 §2.2 and §2.3 byte for byte (after putting the vector's
+    /// Checklist 22, 28, RFC 8489 §14.5, §14.7: the writer reproduces RFC 5769 §2.2 and §2.3 byte for byte (after putting the vector's
     /// 0x20 padding after SOFTWARE, since the HMAC covers padding as sent).
     /// </summary>
     [Theory]

@@ -17,7 +17,7 @@ public class StreamFramingTests
 
     private static readonly byte[] Stream = Frames.SelectMany(f => f.Bytes).ToArray();
 
-    /// <summary>RFC 8489 §6.2.2, RFC 8656 §12.5: the stream in one piece yields every frame, kind and length.</summary>
+    /// <summary>Checklist 27, RFC 8489 §6.2.2, RFC 8656 §12.5: the stream in one piece yields every frame, kind and length.</summary>
     [Fact]
     public void Rfc8489_S6_2_2_Rfc8656_S12_5_one_segment_yields_every_frame()
     {
@@ -27,7 +27,7 @@ public class StreamFramingTests
     }
 
     /// <summary>
-    /// RFC 8489 §6.2.2, RFC 8656 §12.5: split into two segments at every point (empty first or last segment
+    /// Checklist 27, RFC 8489 §6.2.2, RFC 8656 §12.5: split into two segments at every point (empty first or last segment
     /// included), the framer yields exactly the original frames.
     /// </summary>
     [Fact]
@@ -44,7 +44,7 @@ public class StreamFramingTests
     }
 
     /// <summary>
-    /// RFC 8489 §6.2.2, RFC 8656 §12.5: fed one byte at a time (every byte its own segment), the framer says
+    /// Checklist 27, RFC 8489 §6.2.2, RFC 8656 §12.5: fed one byte at a time (every byte its own segment), the framer says
     /// Incomplete until the last byte of each frame has arrived and Complete, with the right kind and length, then.
     /// </summary>
     [Fact]
@@ -116,7 +116,7 @@ public class StreamFramingTests
         });
 
     /// <summary>
-    /// RFC 8656 §12, RFC 7983: the first byte alone decides: 0-3 STUN and 0x40-0x4F ChannelData wait for more,
+    /// Checklist 115, RFC 8656 §12, RFC 7983: the first byte alone decides: 0-3 STUN and 0x40-0x4F ChannelData wait for more,
     /// anything else (0x04-0x3F, the reserved channels 0x50-0x7F, 0x80-0xFF) makes the stream unframeable.
     /// </summary>
     [Fact]
@@ -147,7 +147,7 @@ public class StreamFramingTests
         }
     }
 
-    /// <summary>RFC 8656 §12, §12.6: ChannelData of the reserved channel range 0x5000-0x7FFF cannot be framed.</summary>
+    /// <summary>Checklist 115, RFC 8656 §12, §12.6: ChannelData of the reserved channel range 0x5000-0x7FFF cannot be framed.</summary>
     [Theory]
     [InlineData(0x5000)]
     [InlineData(0x5FFF)]
@@ -184,7 +184,7 @@ public class StreamFramingTests
         });
 
     /// <summary>
-    /// RFC 8656 §12.5: on a stream a ChannelData frame is 4 + Length rounded up to 4; until the padding has arrived
+    /// Checklist 27, RFC 8656 §12.5: on a stream a ChannelData frame is 4 + Length rounded up to 4; until the padding has arrived
     /// it is Incomplete, for every Length 0-65535.
     /// </summary>
     [Fact]

@@ -65,6 +65,7 @@ public sealed class UdpRelayPortAllocatorTests : IDisposable
         return endpoint;
     }
 
+    /// <summary>Checklist 76, RFC 8656 §6, §7.2: relay ports come from the range, each relayed address unique, until it is exhausted.</summary>
     [Fact]
     public void Rfc8656_S7_2_ports_come_from_the_range_until_it_is_exhausted()
     {

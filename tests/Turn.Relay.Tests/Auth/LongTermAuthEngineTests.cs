@@ -33,7 +33,7 @@ public class LongTermAuthEngineTests
     }
 
     /// <summary>
-    /// RFC 8489 §9.2.4, RFC 8656 §5 (checklist 38, 48, 56): Allocate is challenged, then succeeds signed with
+    /// Checklist 50, RFC 8489 §9.2.4, RFC 8656 §5 (checklist 38, 48, 56): Allocate is challenged, then succeeds signed with
     /// MESSAGE-INTEGRITY-SHA256 under the negotiated key; a Refresh on that allocation with another user's valid
     /// credentials is 441, signed with that user's key; the owner's Refresh succeeds.
     /// </summary>

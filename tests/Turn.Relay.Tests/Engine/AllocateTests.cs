@@ -9,7 +9,7 @@ public class AllocateTests
 {
     private readonly EngineHarness _engine = new();
 
-    /// <summary>Checklist 60, RFC 8656 §7.2 item 1: an Allocate without credentials is challenged with 401.</summary>
+    /// <summary>Checklist 50, 60, RFC 8656 §7.2 item 1: an Allocate without credentials is challenged with 401.</summary>
     [Fact]
     public void Rfc8656_S7_2_item1_unauthenticated_allocate_gets_401_with_realm_and_nonce()
     {
@@ -31,7 +31,7 @@ public class AllocateTests
     }
 
     /// <summary>
-    /// Checklist 78, RFC 8656 §7.2: success carries XOR-RELAYED-ADDRESS, LIFETIME, XOR-MAPPED-ADDRESS, and is signed
+    /// Checklist 59, 78, RFC 8656 §7.2: success carries XOR-RELAYED-ADDRESS, LIFETIME, XOR-MAPPED-ADDRESS, and is signed
     /// with the request's key (RFC 8489 §9.2.4) and fingerprinted.
     /// </summary>
     [Fact]
@@ -83,7 +83,7 @@ public class AllocateTests
     }
 
     /// <summary>
-    /// Checklist 61 and 64, RFC 8656 §7.2 item 2 and NOTE: a retransmission (same transaction id) gets the same
+    /// Checklist 20, 61 and 64, RFC 8656 §7.2 item 2 and NOTE: a retransmission (same transaction id) gets the same
     /// success; a new Allocate on the 5-tuple gets 437.
     /// </summary>
     [Fact]
@@ -262,7 +262,7 @@ public class AllocateTests
         Assert.Equal(1, _engine.Counters.Dropped(DropReason.MissingMagicCookie));
     }
 
-    /// <summary>RFC 8656 §5: Binding is still answered on a 5-tuple that has an allocation.</summary>
+    /// <summary>Checklist 21, RFC 8656 §5: Binding is still answered on a 5-tuple that has an allocation.</summary>
     [Fact]
     public void Rfc8656_S5_binding_on_an_allocation_5_tuple_is_answered()
     {

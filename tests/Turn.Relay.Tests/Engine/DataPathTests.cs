@@ -40,7 +40,7 @@ public class DataPathTests
             w.AddXorAddress(StunAttributeType.XorPeerAddress, peer);
         }))!.Class);
 
-    /// <summary>Checklist 101, 103, RFC 8656 §11.2: with a permission, DATA goes to XOR-PEER-ADDRESS; never answered.</summary>
+    /// <summary>Checklist 16, 52, 101, 103, RFC 8656 §11.2: with a permission, DATA goes to XOR-PEER-ADDRESS; never answered.</summary>
     [Fact]
     public void Rfc8656_S11_2_send_indication_relays_with_permission_only()
     {
@@ -106,7 +106,7 @@ public class DataPathTests
         Assert.Equal(2, _engine.Counters.Dropped(DropReason.NoAllocation));
     }
 
-    /// <summary>Checklist 117-119, RFC 8656 §12.6: ChannelData on a bound channel goes to its peer; unbound is dropped.</summary>
+    /// <summary>Checklist 113, 117-119, RFC 8656 §12.6: ChannelData on a bound channel goes to its peer; unbound is dropped.</summary>
     [Fact]
     public void Rfc8656_S12_6_channel_data_to_peer()
     {
@@ -138,7 +138,7 @@ public class DataPathTests
     }
 
     /// <summary>
-    /// Checklist 118, RFC 8656 §12.6, §9: ChannelData refreshes neither channel nor permission; with the permission
+    /// Checklist 96, 118, RFC 8656 §12.6, §9: ChannelData refreshes neither channel nor permission; with the permission
     /// expired (300 s) the channel (600 s) carries nothing until a ChannelBind refreshes both.
     /// </summary>
     [Fact]
@@ -154,7 +154,7 @@ public class DataPathTests
         Assert.Single(Relay.Sent);
     }
 
-    /// <summary>Checklist 90, RFC 8656 §9, §11.3: a peer datagram without a permission is discarded.</summary>
+    /// <summary>Checklist 90, 132, RFC 8656 §9, §11.3: a peer datagram without a permission is discarded.</summary>
     [Fact]
     public void Rfc8656_S11_3_peer_data_without_permission_is_dropped()
     {
@@ -184,7 +184,7 @@ public class DataPathTests
     }
 
     /// <summary>
-    /// RFC 8489 §7, §14.7 (checklist 24): with --fingerprint a Data indication ends with a valid FINGERPRINT, whatever the
+    /// Checklist 59, RFC 8489 §7, §14.7 (checklist 24): with --fingerprint a Data indication ends with a valid FINGERPRINT, whatever the
     /// payload's padding; without it there is none.
     /// </summary>
     [Theory]
@@ -276,7 +276,7 @@ public class DataPathTests
         Assert.Equal((peer6, (byte)2, (byte)0, 1280u, false), ReadIcmpIndication(buffer.AsSpan(0, length)));
     }
 
-    /// <summary>Checklist 120, RFC 8656 §12.5: with a channel bound to the peer, ChannelData goes to the client.</summary>
+    /// <summary>Checklist 113, 120, RFC 8656 §12.5: with a channel bound to the peer, ChannelData goes to the client.</summary>
     [Fact]
     public void Rfc8656_S12_5_peer_data_uses_the_channel()
     {

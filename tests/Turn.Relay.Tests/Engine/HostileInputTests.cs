@@ -7,7 +7,7 @@ namespace Turn.Relay.Tests.Engine;
 /// <summary>RFC 8489 §6.3, RFC 8656 §21.3.1: hostile input to the TURN engine never throws and never breaks its state.</summary>
 public class HostileInputTests
 {
-    /// <summary>Random datagrams and ChannelData on a 5-tuple with a live allocation and channel.</summary>
+    /// <summary>Checklist 135, RFC 8489 §6.3, RFC 8656 §21.3.1: random datagrams and ChannelData on a 5-tuple with a live allocation and channel.</summary>
     [Fact]
     public void Random_packets_never_throw_and_answers_are_well_formed()
     {
@@ -47,7 +47,7 @@ public class HostileInputTests
         Assert.Equal(StunClass.SuccessResponse, engine.Send(Request(StunMethod.Refresh))!.Class);
     }
 
-    /// <summary>Every single-byte change of signed TURN requests is either refused or handled; nothing throws.</summary>
+    /// <summary>Checklist 135, RFC 8489 §6.3, RFC 8656 §21.3.1: every single-byte change of signed TURN requests is either refused or handled; nothing throws.</summary>
     [Fact]
     public void Mutated_turn_requests_never_throw()
     {

@@ -38,7 +38,7 @@ public class LimitsTests
         Assert.False(bucket.TryConsume(1, time.GetTimestamp()));
     }
 
-    /// <summary>--max-bps: each direction of an allocation has its own budget; the excess is dropped and counted.</summary>
+    /// <summary>Checklist 133, RFC 8656 §21.1.7: --max-bps: each direction of an allocation has its own budget; the excess is dropped and counted.</summary>
     [Fact]
     public void Max_bytes_per_second_drops_the_excess_in_each_direction()
     {

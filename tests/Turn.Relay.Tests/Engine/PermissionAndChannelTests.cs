@@ -128,7 +128,7 @@ public class PermissionAndChannelTests
         Assert.False(Allocation().HasPermission(Peer, _engine.Time.GetTimestamp()));
     }
 
-    /// <summary>Checklist 107, 110, RFC 8656 §12.2: ChannelBind binds for 10 minutes and installs the permission.</summary>
+    /// <summary>Checklist 96, 107, 110, RFC 8656 §12.2: ChannelBind binds for 10 minutes and installs the permission.</summary>
     [Fact]
     public void Rfc8656_S12_2_channel_bind_binds_and_installs_permission()
     {

@@ -92,7 +92,7 @@ public class TcpRelayTests
         Assert.Equal(StunErrorCode.BadRequest, Bind(id, new FakeDataConnection()).ErrorCode);
     }
 
-    /// <summary>Checklist 147, 149, 151: ConnectionAttempt for permitted peers only; ConnectionBind needs the control connection's user; all close with the allocation.</summary>
+    /// <summary>Checklist 132, 147, 149, 151: ConnectionAttempt for permitted peers only; ConnectionBind needs the control connection's user; all close with the allocation.</summary>
     [Fact]
     public void Rfc6062_S5_3_incoming_peers_need_a_permission_and_bind_with_the_same_user()
     {

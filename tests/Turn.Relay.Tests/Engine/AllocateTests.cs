@@ -272,6 +272,98 @@ public class AllocateTests
         Assert.Equal(Client.Client, binding.XorAddress(StunAttributeType.XorMappedAddress));
     }
 
+    /// <summary>
+    /// Checklist 54, RFC 8656 §5, §6: an allocation belongs to its whole 5-tuple: the same client from another port, to
+    /// another server address or port, or over another transport finds none (437), and may make one of its own.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S5_the_allocation_is_found_by_its_whole_5_tuple()
+    {
+        _engine.AllocateOk();
+        FiveTuple[] others =
+        [
+            Client with { Client = Client.Client.WithPort(40001) },
+            Client with { Client = Address("198.51.100.11", 40000) },
+            Client with { Server = Client.Server.WithPort(3479) },
+            Client with { Server = Address("198.51.100.2", 3478) },
+            Client with { Protocol = TransportProtocol.Tcp },
+            Client with { Protocol = TransportProtocol.Dtls },
+        ];
+
+        foreach (FiveTuple other in others)
+        {
+            Assert.Equal(StunErrorCode.AllocationMismatch, _engine.Send(Request(StunMethod.Refresh), other)!.ErrorCode);
+            Assert.Equal(StunErrorCode.AllocationMismatch, _engine.Send(Request(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
+                w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer)), other)!.ErrorCode);
+        }
+
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(Request(StunMethod.Refresh))!.Class);
+        FiveTuple tcp = Client with { Protocol = TransportProtocol.Tcp };
+        Answer second = _engine.AllocateOk(tcp);
+        Assert.Equal(2, _engine.Allocations.Count);
+        Assert.True(_engine.Allocations.TryGet(Client, out Allocation udpAllocation));
+        Assert.True(_engine.Allocations.TryGet(tcp, out Allocation tcpAllocation));
+        Assert.NotSame(udpAllocation, tcpAllocation);
+        Assert.NotEqual(udpAllocation.RelayedAddress, second.XorAddress(StunAttributeType.XorRelayedAddress));
+    }
+
+    /// <summary>
+    /// Checklist 72, RFC 8656 §7.2: a new allocation starts with no permissions and no channels, even on a 5-tuple whose
+    /// previous allocation (deleted) had both.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S7_2_a_new_allocation_starts_without_permissions_or_channels()
+    {
+        _engine.AllocateOk();
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(Request(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, OtherPeer)))!.Class);
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(Request(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+        {
+            w.AddChannelNumber(0x4000);
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer);
+        }))!.Class);
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(Request(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0)))!.Class);
+
+        _engine.AllocateOk();
+        Assert.True(_engine.Allocations.TryGet(Client, out Allocation allocation));
+        long now = _engine.Time.GetTimestamp();
+        Assert.Equal(0, allocation.PermissionCount);
+        Assert.False(allocation.HasPermission(Peer, now));
+        Assert.False(allocation.HasPermission(OtherPeer, now));
+        Assert.False(allocation.TryGetChannel(0x4000, now, out _));
+
+        FakeRelayEndpoint relay = _engine.Ports.Endpoints[^1];
+        Assert.Same(allocation, relay.Allocation);
+        Assert.Null(relay.FromPeer(Peer, [1]));
+        Assert.Null(relay.FromPeer(OtherPeer, [1]));
+        _engine.Send([0x40, 0x00, 0x00, 0x01, 7]);
+        Assert.Empty(relay.Sent);
+        Assert.Equal(1, _engine.Counters.Dropped(DropReason.NoChannel));
+    }
+
+    /// <summary>
+    /// Checklist 128, RFC 8656 §18.6-§18.8: the RFFU bits of REQUESTED-TRANSPORT, REQUESTED-ADDRESS-FAMILY and EVEN-PORT
+    /// are ignored on receipt: an Allocate with all of them set is served as if they were zero.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S18_rffu_bits_are_ignored_on_receipt()
+    {
+        Answer answer = _engine.Send(Allocate((ref StunMessageWriter w) =>
+        {
+            w.AddAttribute(StunAttributeType.RequestedAddressFamily, [0x01, 0xFF, 0xFF, 0xFF]);
+            w.AddAttribute(StunAttributeType.EvenPort, [0x7F]);
+        }))!;
+        Assert.Equal(StunClass.SuccessResponse, answer.Class);
+        Assert.Equal(0, answer.XorAddress(StunAttributeType.XorRelayedAddress)!.Value.Port % 2);
+        Assert.False(answer.Has(StunAttributeType.ReservationToken));
+        Assert.Equal(new RelayPortRequest(StunAddressFamily.IPv4, true, false), Assert.Single(_engine.Ports.Requests));
+
+        Answer udp = _engine.Send(Request(StunMethod.Allocate, (ref StunMessageWriter w) =>
+            w.AddAttribute(StunAttributeType.RequestedTransport, [17, 0xAB, 0xCD, 0xEF])), Tuple("198.51.100.20", 1))!;
+        Assert.Equal(StunClass.SuccessResponse, udp.Class);
+        Assert.Equal(2, _engine.Allocations.Count);
+    }
+
     /// <summary>Checklist 81-85, RFC 8656 §8.2: Refresh needs the allocation (437) and its username (441); LIFETIME rules.</summary>
     [Fact]
     public void Rfc8656_S8_2_refresh_rules()

@@ -123,6 +123,29 @@ public class DataPathTests
         Assert.Equal(1, _engine.Counters.Dropped(DropReason.NoChannel));
     }
 
+    /// <summary>
+    /// Checklist 115, RFC 8656 §12, §12.6, RFC 7983: the first byte decides: with channel 0x4000 bound, the same 8 bytes
+    /// are relayed only when they start with 0x40; other channels (0x41-0x4F) are unbound, the reserved range (0x50-0x7F)
+    /// and bytes of no protocol (0x04-0x3F, 0x80-0xFF) are dropped, and 0-3 is STUN (malformed here); nothing is answered.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S12_the_first_byte_decides_between_stun_channel_data_and_nothing()
+    {
+        _engine.AllocateOk();
+        Bind(0x4000, Peer);
+        for (int first = 0; first <= 0xFF; first++)
+        {
+            Assert.Null(_engine.Send([(byte)first, 0x00, 0x00, 0x04, 1, 2, 3, 4]));
+        }
+
+        var (payload, to) = Assert.Single(Relay.Sent);
+        Assert.Equal(new byte[] { 1, 2, 3, 4 }, payload);
+        Assert.Equal(Peer, to);
+        Assert.Equal(15, _engine.Counters.Dropped(DropReason.NoChannel));
+        Assert.Equal(4, _engine.Counters.Dropped(DropReason.Malformed));
+        Assert.Equal(256 - 4 - 16, _engine.Counters.Dropped(DropReason.NotStunOrChannelData));
+    }
+
     /// <summary>Checklist 116: a ChannelData datagram shorter than its length is dropped; padding after it is fine.</summary>
     [Fact]
     public void Rfc8656_S12_6_short_channel_data_is_dropped_and_padding_ignored()

@@ -196,6 +196,97 @@ public class PermissionAndChannelTests
         Assert.Equal(StunErrorCode.InsufficientCapacity, engine.Send(ChannelBind(0x4001, OtherPeer))!.ErrorCode);
     }
 
+    /// <summary>
+    /// Checklist 96, RFC 8656 §9, §12.2: CreatePermission and ChannelBind install and refresh the same permission (keyed
+    /// on the peer's IP), whichever of the two came first.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S9_create_permission_and_channel_bind_refresh_the_same_permission()
+    {
+        _engine.AllocateOk();
+        _engine.Send(Request(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(3600)));
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(CreatePermission(Peer))!.Class);
+        _engine.Advance(200);
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(ChannelBind(0x4000, Peer.WithPort(5001)))!.Class);
+        _engine.Advance(200);
+        Assert.True(Allocation().HasPermission(Peer, _engine.Time.GetTimestamp()), "ChannelBind refreshed the permission CreatePermission made");
+        Assert.Equal(1, Allocation().PermissionCount);
+
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(CreatePermission(Peer))!.Class);
+        _engine.Advance(250);
+        long now = _engine.Time.GetTimestamp();
+        Assert.True(Allocation().HasPermission(Peer, now), "CreatePermission refreshed the permission ChannelBind made");
+        Assert.True(Allocation().TryGetChannel(0x4000, now, out _));
+        _engine.Advance(50);
+        Assert.False(Allocation().HasPermission(Peer, _engine.Time.GetTimestamp()));
+    }
+
+    /// <summary>
+    /// Checklist 112, RFC 8656 §12, §12.2: an expired channel is unbound: ChannelData on it goes nowhere, and once the
+    /// server's once-a-second sweep has run, its number and its peer can each be bound anew (waiting before reuse is the
+    /// client's rule, not the server's).
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S12_an_expired_channel_is_unbound()
+    {
+        _engine.AllocateOk();
+        _engine.Send(Request(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(3600)));
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(ChannelBind(0x4000, Peer))!.Class);
+        _engine.Advance(600);
+        long now = _engine.Time.GetTimestamp();
+        Assert.False(Allocation().TryGetChannel(0x4000, now, out _));
+        _engine.Send([0x40, 0x00, 0x00, 0x01, 7]);
+        Assert.Empty(Assert.Single(_engine.Ports.Endpoints).Sent);
+        Assert.Equal(1, _engine.Counters.Dropped(DropReason.NoChannel));
+
+        _engine.Allocations.Sweep(now);
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(ChannelBind(0x4000, OtherPeer))!.Class);
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(ChannelBind(0x4001, Peer))!.Class);
+        now = _engine.Time.GetTimestamp();
+        Assert.True(Allocation().TryGetChannel(0x4000, now, out ChannelBinding renumbered));
+        Assert.Equal(OtherPeer, renumbered.Peer);
+        Assert.True(Allocation().TryGetChannel(0x4001, now, out ChannelBinding moved));
+        Assert.Equal(Peer, moved.Peer);
+    }
+
+    /// <summary>
+    /// Checklist 131, RFC 8656 §21.2.1: permissions come only from authenticated requests: a CreatePermission or
+    /// ChannelBind without credentials, or with a wrong password, is refused (401) and installs nothing, so the peer
+    /// still cannot reach the client.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S21_2_1_only_authenticated_requests_create_permissions()
+    {
+        _engine.AllocateOk();
+        byte[][] forged =
+        [
+            Request(StunMethod.CreatePermission, (ref StunMessageWriter w) => w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer), user: null),
+            Request(StunMethod.CreatePermission, (ref StunMessageWriter w) => w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer), password: "guess"),
+            Request(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+            {
+                w.AddChannelNumber(0x4000);
+                w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer);
+            }, user: null),
+            Request(StunMethod.ChannelBind, (ref StunMessageWriter w) =>
+            {
+                w.AddChannelNumber(0x4000);
+                w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer);
+            }, password: "guess"),
+        ];
+
+        foreach (byte[] request in forged)
+        {
+            Answer answer = _engine.Send(request)!;
+            Assert.Equal(StunErrorCode.Unauthenticated, answer.ErrorCode);
+            Assert.False(answer.HasMessageIntegrity);
+        }
+
+        long now = _engine.Time.GetTimestamp();
+        Assert.Equal(0, Allocation().PermissionCount);
+        Assert.False(Allocation().TryGetChannel(0x4000, now, out _));
+        Assert.Null(Assert.Single(_engine.Ports.Endpoints).FromPeer(Peer, [1, 2, 3]));
+    }
+
     /// <summary>RFC 8656 §5: ChannelBind by another user than the allocation's owner is 441.</summary>
     [Fact]
     public void Rfc8656_S5_other_username_gets_441()

@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace Turn.Stun.Tests;
 
-/// <summary>Finds the shared RFC test vectors next to the repository (../shared/spec) at run time.</summary>
+/// <summary>Finds the shared RFC test vectors and checklist next to the repository (../shared/spec) at run time.</summary>
 internal static class SpecFiles
 {
     private static readonly Lazy<JsonDocument> Vectors = new(() => JsonDocument.Parse(File.ReadAllText(Path.Combine(SpecDirectory, "stun-test-vectors.json"))));
@@ -17,17 +17,23 @@ internal static class SpecFiles
                 return overridden;
             }
 
+            string spec = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "spec"));
+            return Directory.Exists(spec)
+                ? spec
+                : throw new DirectoryNotFoundException($"The shared spec folder is missing: expected {spec} (or set TURN_SPEC_DIR).");
+        }
+    }
+
+    /// <summary>The repository root: the nearest folder above the test binaries that holds Turn.sln.</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
             for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             {
                 if (File.Exists(Path.Combine(dir.FullName, "Turn.sln")))
                 {
-                    string spec = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "spec"));
-                    if (Directory.Exists(spec))
-                    {
-                        return spec;
-                    }
-
-                    throw new DirectoryNotFoundException($"The shared spec folder is missing: expected {spec} (or set TURN_SPEC_DIR).");
+                    return dir.FullName;
                 }
             }
 

@@ -285,6 +285,110 @@ public sealed class TcpAllocationEndToEndTests(RelayServerFixture server) : ICla
         }
     }
 
+    /// <summary>
+    /// Checklist 140, RFC 6062 §4.2: Refresh is served on the control connection only. On a new connection, before its
+    /// ConnectionBind, a Refresh finds no allocation (437); once the connection is bound, its bytes are the peer's, so a
+    /// properly signed Refresh with LIFETIME 0 sent on it reaches the peer as it is, and the allocation lives on.
+    /// </summary>
+    [Fact]
+    public async Task Rfc6062_S4_2_refresh_is_served_on_the_control_connection_only()
+    {
+        using TcpListener listener = PeerListener();
+        var (control, _) = await AllocateTcpAsync();
+        using (control)
+        {
+            Task<Socket> accepting = listener.AcceptSocketAsync();
+            byte[] connected = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) =>
+                w.AddXorAddress(StunAttributeType.XorPeerAddress, AddressOf(listener)));
+            Assert.Null(TurnTestClient.ErrorCode(connected));
+            uint id = ConnectionId(connected);
+            using Socket peer = await accepting.WaitAsync(Timeout);
+
+            using var data = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password, tcp: true);
+            byte[] unbound = await data.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0));
+            Assert.Equal(StunErrorCode.AllocationMismatch, TurnTestClient.ErrorCode(unbound));
+
+            byte[] bound = await data.RequestAsync(StunMethod.ConnectionBind, (ref StunMessageWriter w) => w.AddConnectionId(id));
+            Assert.Null(TurnTestClient.ErrorCode(bound));
+            byte[] refresh = data.SignedRequest(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0));
+            await data.SendRawAsync(refresh);
+            Assert.Equal(refresh, await ReadExactlyAsync(peer, refresh.Length));
+
+            byte[] alive = await control.RequestAsync(StunMethod.Refresh);
+            Assert.Null(TurnTestClient.ErrorCode(alive));
+            Assert.Equal(StunParseStatus.Success, StunMessageReader.TryParse(alive, out StunMessageReader reader));
+            Assert.True(reader.TryGetAttribute(StunAttributeType.Lifetime, out StunAttribute lifetime));
+            Assert.True(UInt32Value.TryRead(lifetime.Value, out uint seconds));
+            Assert.Equal(600u, seconds);
+
+            byte[] down = "still relayed"u8.ToArray();
+            await peer.SendAsync(down);
+            Assert.Equal(down, await ReadExactlyAsync(data.Socket, down.Length));
+        }
+    }
+
+    /// <summary>
+    /// Checklist 152, RFC 6062 §5.3, §7: the server holds nothing of a peer connection before its ConnectionBind: it does
+    /// not read the socket, so TCP flow control stops a peer that keeps sending once the kernel's buffers are full (here
+    /// long before 64 MiB); after the bind every byte the peer wrote arrives, in order.
+    /// </summary>
+    [Fact]
+    public async Task Rfc6062_S7_an_unbound_peer_connection_is_held_back_by_flow_control()
+    {
+        const int ChunkSize = 64 * 1024;
+        const long Limit = 64L * 1024 * 1024;
+        using TcpListener listener = PeerListener();
+        var (control, _) = await AllocateTcpAsync();
+        using (control)
+        {
+            Task<Socket> accepting = listener.AcceptSocketAsync();
+            byte[] connected = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) =>
+                w.AddXorAddress(StunAttributeType.XorPeerAddress, AddressOf(listener)));
+            uint id = ConnectionId(connected);
+            using Socket peer = await accepting.WaitAsync(Timeout);
+            peer.SendBufferSize = ChunkSize;
+
+            // The peer writes until a write stalls: nobody reads the other end. A server that read and kept the bytes
+            // would let it write all 64 MiB.
+            long written = 0;
+            Task? stalled = null;
+            while (written < Limit)
+            {
+                Task write = peer.SendAsync(Pattern(written, ChunkSize).AsMemory(), SocketFlags.None).AsTask();
+                if (await Task.WhenAny(write, Task.Delay(500)) != write)
+                {
+                    stalled = write;
+                    break;
+                }
+
+                written += ChunkSize;
+            }
+
+            Assert.True(stalled is not null, $"the peer wrote {written} bytes before any ConnectionBind without being held back");
+
+            var (data, bound) = await BindAsync(id, control);
+            using (data)
+            {
+                Assert.Null(TurnTestClient.ErrorCode(bound));
+                byte[] received = await ReadExactlyAsync(data.Socket, checked((int)(written + ChunkSize)));
+                Assert.True(Pattern(0, received.Length).AsSpan().SequenceEqual(received), "the bytes arrive whole and in order");
+                await stalled!.WaitAsync(Timeout);
+            }
+        }
+    }
+
+    /// <summary><paramref name="count"/> bytes of a pattern that tells where in the stream each byte belongs.</summary>
+    private static byte[] Pattern(long offset, int count)
+    {
+        byte[] bytes = new byte[count];
+        for (int i = 0; i < count; i++)
+        {
+            bytes[i] = (byte)((offset + i) % 251);
+        }
+
+        return bytes;
+    }
+
     /// <summary>Checklist 148, RFC 6062 §5.4: ConnectionBind over UDP, without CONNECTION-ID or with an unknown one: 400.</summary>
     [Fact]
     public async Task Rfc6062_S5_4_connection_bind_errors()

@@ -192,6 +192,9 @@ internal sealed class TurnTestClient : IDisposable
         return answer;
     }
 
+    /// <summary>A request signed with the credentials held now, as bytes, for a test to send as it likes.</summary>
+    public byte[] SignedRequest(StunMethod method, Attributes? attributes = null) => Build(method, TransactionId.NewRandom(), attributes);
+
     /// <summary>An indication (never answered): sent and forgotten.</summary>
     public async Task IndicateAsync(StunMethod method, Attributes attributes)
     {

@@ -27,6 +27,23 @@ public class CommandLineTests
         Assert.Equal(TurnServerOptions.DefaultSoftware, options.Software);
     }
 
+    /// <summary>
+    /// Checklist 53, RFC 8656 §4.1, §5: by default TURN is served over UDP and TCP on port 3478 and over TLS and DTLS
+    /// on port 5349.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S4_1_default_transports_and_ports()
+    {
+        TurnServerOptions options = Bind();
+        Assert.True(options.EnableUdp);
+        Assert.True(options.EnableTcp);
+        Assert.True(options.EnableTls);
+        Assert.True(options.EnableDtls);
+        Assert.Equal(3478, options.ListeningPort);
+        Assert.Equal(5349, options.EffectiveTlsPort);
+        Assert.Equal(5349, options.EffectiveDtlsPort);
+    }
+
     [Fact]
     public void Coturn_flags_map_onto_options()
     {

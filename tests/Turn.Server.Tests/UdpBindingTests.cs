@@ -55,6 +55,31 @@ public abstract class UdpBindingTestsBase<TFixture>(TFixture server) : IClassFix
     }
 
     /// <summary>
+    /// Checklist 19, RFC 8489 §6.3.1.2: over UDP the response leaves from the address and port the request was sent to
+    /// and goes to the address and port it came from (an unconnected socket sees the sender), over IPv4 and IPv6.
+    /// </summary>
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    public async Task Rfc8489_S6_3_1_2_udp_response_comes_from_where_the_request_went(string address)
+    {
+        var endPoint = new IPEndPoint(IPAddress.Parse(address), server.Port);
+        using var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(endPoint.Address, 0));
+        var id = TransactionId.NewRandom();
+        await socket.SendToAsync(BindingRequest(id), endPoint);
+
+        byte[] buffer = new byte[2048];
+        using var cts = new CancellationTokenSource(AnswerTimeout);
+        var any = new IPEndPoint(endPoint.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Any : IPAddress.IPv6Any, 0);
+        SocketReceiveFromResult result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, cts.Token);
+        Assert.Equal(endPoint, result.RemoteEndPoint);
+        Answer answer = Decode(buffer[..result.ReceivedBytes]);
+        Assert.Equal(id, answer.TransactionId);
+        Assert.Equal(LocalAddress(socket), answer.XorMapped);
+    }
+
+    /// <summary>
     /// --udp-receive-loops (default one per core): several sockets share the port through SO_REUSEPORT, and every
     /// client, whichever socket the kernel hands it to, is answered from the port it sent to.
     /// </summary>

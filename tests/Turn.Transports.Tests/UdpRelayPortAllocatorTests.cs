@@ -91,6 +91,28 @@ public sealed class UdpRelayPortAllocatorTests : IDisposable
         Assert.NotNull(allocator.TryAllocate(new RelayPortRequest(StunAddressFamily.IPv4, false, false)));
     }
 
+    /// <summary>
+    /// Checklist 75, 133, RFC 8656 §7.2, §21.1.7, RFC 6056: relay ports are picked at random within the range, not
+    /// handed out in order, so the next relayed address cannot be guessed from the last one.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S7_2_relay_ports_are_picked_at_random()
+    {
+        var (min, max) = FreeRange(200);
+        UdpRelayPortAllocator allocator = Allocator(min, max);
+        var ports = new List<int>();
+        for (int i = 0; i < 12; i++)
+        {
+            IRelayEndpoint endpoint = Keep(allocator.TryAllocate(new RelayPortRequest(StunAddressFamily.IPv4, false, false))!.Value.Endpoint);
+            Assert.InRange(endpoint.LocalAddress.Port, min, max);
+            ports.Add(endpoint.LocalAddress.Port);
+        }
+
+        Assert.Equal(ports.Count, ports.Distinct().Count());
+        // In order would be ascending (twelve random picks come out ascending once in 12! tries).
+        Assert.False(ports.Zip(ports.Skip(1)).All(p => p.First < p.Second), $"ports handed out in order: {string.Join(", ", ports)}");
+    }
+
     [Fact]
     public void Rfc8656_S7_2_other_family_is_not_supported()
     {

@@ -32,10 +32,6 @@ public partial class ChecklistCoverageTests
     /// </summary>
     private static readonly Dictionary<int, string> KnownGaps = new()
     {
-        // Section J. RFC 8656 §13.1-§13.3: when a relay translates between IPv4 and IPv6, DONT-FRAGMENT must be ignored.
-        // An IPv6 client that asks for an IPv4 relayed address with DONT-FRAGMENT (in Allocate or in a Send indication)
-        // gets the DF bit set on the IPv4 relay socket or datagram all the same.
-        [122] = "DONT-FRAGMENT from an IPv6 client still sets DF on its IPv4 relayed address (IPv6-to-IPv4 translation)",
     };
 
     [GeneratedRegex(@"^(\d+)\.\s", RegexOptions.Multiline)]

@@ -230,11 +230,12 @@ internal sealed class AllocateHandler
         }
         else
         {
-            endpoint.SetDontFragment(dontFragment);
+            // RFC 8656 §13: DONT-FRAGMENT applies to a relay of the client's own family; a translating one ignores it.
+            endpoint.SetDontFragment(dontFragment && endpoint.LocalAddress.Family == tuple.Client.Family);
             endpoint.Attach(allocation, _peerData);
         }
 
-        additionalEndpoint?.SetDontFragment(dontFragment);
+        additionalEndpoint?.SetDontFragment(dontFragment && additionalEndpoint.LocalAddress.Family == tuple.Client.Family);
         additionalEndpoint?.Attach(allocation, _peerData);
         _context.Counters.CountAllocationCreated();
         _context.Allocations.NotifyCreated(allocation);

@@ -48,10 +48,10 @@ internal sealed class DataPath(TurnContext context) : IPeerDataHandler
             return;
         }
 
-        // RFC 8656 §11.2: DONT-FRAGMENT asks for the DF bit on this datagram.
+        // RFC 8656 §11.2: DONT-FRAGMENT asks for the DF bit on this datagram; §13: ignored when relaying across families.
         allocation.CountToPeer(data.Value.Length);
         context.ObserveRelayed(allocation, data.Value, fromClient: true, now);
-        relay.SendToPeer(data.Value, peer, indication.TryGetAttribute(StunAttributeType.DontFragment, out _));
+        relay.SendToPeer(data.Value, peer, peer.Family == tuple.Client.Family && indication.TryGetAttribute(StunAttributeType.DontFragment, out _));
     }
 
     /// <summary>RFC 8656 §12.6: ChannelData on a bound, unexpired channel goes to its peer; anything else is dropped.</summary>

@@ -202,4 +202,32 @@ public class DualAllocationTests
         Assert.Equal(0, _engine.Allocations.Count);
         Assert.True(Endpoint(StunAddressFamily.IPv6).Disposed);
     }
+
+    /// <summary>
+    /// Checklist 122, RFC 8656 §13.1-§13.3: relaying between families ignores DONT-FRAGMENT. An IPv6 client with an IPv4
+    /// relayed address gets no DF on the relay socket nor on a datagram its Send indication asks DF for.
+    /// </summary>
+    [Fact]
+    public void Rfc8656_S13_dont_fragment_is_ignored_across_families()
+    {
+        var client6 = new FiveTuple(Address("2606:4700::50", 40000), Address("2606:4700::1", 3478), TransportProtocol.Udp);
+        Answer allocated = _engine.Send(Allocate((ref StunMessageWriter w) => w.AddAttribute(StunAttributeType.DontFragment, [])), client6)!;
+        Assert.Equal(StunClass.SuccessResponse, allocated.Class);
+        FakeRelayEndpoint relay = Endpoint(StunAddressFamily.IPv4);
+        Assert.False(relay.DontFragment);
+
+        Assert.Equal(StunClass.SuccessResponse, _engine.Send(Request(StunMethod.CreatePermission, (ref StunMessageWriter w) =>
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer)), client6)!.Class);
+        _engine.Send(Request(StunMethod.Send, (ref StunMessageWriter w) =>
+        {
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, Peer);
+            w.AddAttribute(StunAttributeType.Data, [1]);
+            w.AddAttribute(StunAttributeType.DontFragment, []);
+        }, user: null, cls: StunClass.Indication), client6);
+        Assert.Equal([false], relay.SentWithDontFragment);
+
+        // The same requests from an IPv4 client set DF (RFC 8656 §7.2 item 4, §11.2).
+        _engine.Send(Allocate((ref StunMessageWriter w) => w.AddAttribute(StunAttributeType.DontFragment, [])), Tuple("198.51.100.70", 1));
+        Assert.True(_engine.Ports.Endpoints[^1].DontFragment);
+    }
 }

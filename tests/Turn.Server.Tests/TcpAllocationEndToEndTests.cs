@@ -43,6 +43,16 @@ public sealed class TcpAllocationEndToEndTests(RelayServerFixture server) : ICla
         return value;
     }
 
+    /// <summary>RFC 6062 §5.2: Connect to the peer listening on <paramref name="listener"/>; its CONNECTION-ID and the accepted socket.</summary>
+    private static async Task<(uint Id, Socket Peer)> ConnectAsync(TurnTestClient control, TcpListener listener)
+    {
+        Task<Socket> accepting = listener.AcceptSocketAsync();
+        byte[] connected = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) =>
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, AddressOf(listener)));
+        Assert.Null(TurnTestClient.ErrorCode(connected));
+        return (ConnectionId(connected), await accepting.WaitAsync(Timeout));
+    }
+
     /// <summary>
     /// A new connection to the server, bound with ConnectionBind to <paramref name="id"/>; returns it and the answer. With
     /// <paramref name="control"/>, the first ConnectionBind is signed with the control connection's nonce, as coturn's
@@ -297,12 +307,8 @@ public sealed class TcpAllocationEndToEndTests(RelayServerFixture server) : ICla
         var (control, _) = await AllocateTcpAsync();
         using (control)
         {
-            Task<Socket> accepting = listener.AcceptSocketAsync();
-            byte[] connected = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) =>
-                w.AddXorAddress(StunAttributeType.XorPeerAddress, AddressOf(listener)));
-            Assert.Null(TurnTestClient.ErrorCode(connected));
-            uint id = ConnectionId(connected);
-            using Socket peer = await accepting.WaitAsync(Timeout);
+            var (id, connectedPeer) = await ConnectAsync(control, listener);
+            using Socket peer = connectedPeer;
 
             using var data = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password, tcp: true);
             byte[] unbound = await data.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0));
@@ -341,11 +347,8 @@ public sealed class TcpAllocationEndToEndTests(RelayServerFixture server) : ICla
         var (control, _) = await AllocateTcpAsync();
         using (control)
         {
-            Task<Socket> accepting = listener.AcceptSocketAsync();
-            byte[] connected = await control.RequestAsync(StunMethod.Connect, (ref StunMessageWriter w) =>
-                w.AddXorAddress(StunAttributeType.XorPeerAddress, AddressOf(listener)));
-            uint id = ConnectionId(connected);
-            using Socket peer = await accepting.WaitAsync(Timeout);
+            var (id, connectedPeer) = await ConnectAsync(control, listener);
+            using Socket peer = connectedPeer;
             peer.SendBufferSize = ChunkSize;
 
             // The peer writes until a write stalls: nobody reads the other end. A server that read and kept the bytes

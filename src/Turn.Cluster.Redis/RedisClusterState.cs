@@ -15,7 +15,7 @@ namespace Turn.Cluster.Redis;
 /// Fails open: with Redis unreachable (at start or later) the node keeps relaying and authenticating, and quotas count
 /// its own allocations only, as a single node does; it reconnects by itself, and the view heals on the next heartbeat.
 /// </summary>
-public sealed partial class RedisClusterState : IClusterAllocationView, IAsyncDisposable
+public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Relay.IRevocationList, IAsyncDisposable
 {
     private readonly RedisClusterOptions _options;
     private readonly Func<Dictionary<string, int>> _localCounts;
@@ -24,6 +24,10 @@ public sealed partial class RedisClusterState : IClusterAllocationView, IAsyncDi
     private readonly RedisKey _nodesKey;
     private readonly RedisKey _ownKey;
     private Dictionary<string, int> _elsewhere = new(StringComparer.Ordinal);
+    private HashSet<string> _revoked = new(StringComparer.Ordinal);
+    private readonly RedisKey _revokedKey;
+    private readonly RedisChannel _revocationChannel;
+    private bool _subscribed;
     private ConnectionMultiplexer? _redis;
     private Task _loop = Task.CompletedTask;
     private int _connected = -1; // -1 not yet known, 0 unreachable, 1 connected: each change is logged once
@@ -38,6 +42,101 @@ public sealed partial class RedisClusterState : IClusterAllocationView, IAsyncDi
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _nodesKey = $"turn:{options.Region}:nodes";
         _ownKey = UsersKey(options.NodeId);
+        _revokedKey = RevokedKey(options.Region);
+        _revocationChannel = RevocationChannel(options.Region);
+    }
+
+    /// <summary>
+    /// Told the usernames whose live allocations end with their revocation (a revocation with "end allocations", heard
+    /// on this node as it was made).
+    /// </summary>
+    public Action<string>? EndAllocations { get; set; }
+
+    public bool IsRevoked(string username) => Turn.Relay.RevokedNames.Matches(Volatile.Read(ref _revoked), username);
+
+    /// <summary>
+    /// Revokes <paramref name="username"/> (a long-term username, or the user id of TURN REST usernames) on every node of
+    /// the region: kept in the set <c>turn:{region}:revoked</c>, announced on a channel so the nodes hear of it at once
+    /// (the others read the set at their next heartbeat).
+    /// </summary>
+    public static async Task RevokeAsync(IConnectionMultiplexer redis, string region, string username, bool endAllocations)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        await redis.GetDatabase().SetAddAsync(RevokedKey(region), username).ConfigureAwait(false);
+        await redis.GetSubscriber().PublishAsync(RevocationChannel(region), $"revoke\t{username}\t{(endAllocations ? 1 : 0)}").ConfigureAwait(false);
+    }
+
+    /// <summary>Lifts a revocation on every node of the region.</summary>
+    public static async Task RestoreAsync(IConnectionMultiplexer redis, string region, string username)
+    {
+        ArgumentNullException.ThrowIfNull(redis);
+        await redis.GetDatabase().SetRemoveAsync(RevokedKey(region), username).ConfigureAwait(false);
+        await redis.GetSubscriber().PublishAsync(RevocationChannel(region), $"restore\t{username}").ConfigureAwait(false);
+    }
+
+    /// <summary>As <see cref="RevokeAsync(IConnectionMultiplexer, string, string, bool)"/>, over this node's connection; false when Redis is unreachable.</summary>
+    public async Task<bool> RevokeAsync(string username, bool endAllocations)
+    {
+        if (_redis is not { IsConnected: true } redis)
+        {
+            return false;
+        }
+
+        await RevokeAsync(redis, _options.Region, username, endAllocations).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>As <see cref="RestoreAsync(IConnectionMultiplexer, string, string)"/>, over this node's connection; false when Redis is unreachable.</summary>
+    public async Task<bool> RestoreAsync(string username)
+    {
+        if (_redis is not { IsConnected: true } redis)
+        {
+            return false;
+        }
+
+        await RestoreAsync(redis, _options.Region, username).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>The connection string as given, made to fail fast and keep retrying rather than throw at start.</summary>
+    public static ConfigurationOptions ConfigurationFor(string configuration)
+    {
+        ConfigurationOptions options = ConfigurationOptions.Parse(configuration);
+        options.AbortOnConnectFail = false;
+        options.ConnectTimeout = Math.Min(options.ConnectTimeout, 2000);
+        options.SyncTimeout = Math.Min(options.SyncTimeout, 2000);
+        options.AsyncTimeout = Math.Min(options.AsyncTimeout, 2000);
+        return options;
+    }
+
+    private static RedisKey RevokedKey(string region) => $"turn:{region}:revoked";
+
+    private static RedisChannel RevocationChannel(string region) => RedisChannel.Literal($"turn:{region}:revocations");
+
+    /// <summary>A revocation or restore announced on the channel: applied here at once.</summary>
+    private void OnRevocationMessage(RedisValue message)
+    {
+        string[] parts = message.ToString().Split('\t');
+        if (parts.Length < 2 || parts[1].Length == 0)
+        {
+            return;
+        }
+
+        var next = new HashSet<string>(Volatile.Read(ref _revoked), StringComparer.Ordinal);
+        if (parts[0] == "revoke")
+        {
+            next.Add(parts[1]);
+            Volatile.Write(ref _revoked, next);
+            if (parts.Length > 2 && parts[2] == "1")
+            {
+                EndAllocations?.Invoke(parts[1]);
+            }
+        }
+        else if (parts[0] == "restore")
+        {
+            next.Remove(parts[1]);
+            Volatile.Write(ref _revoked, next);
+        }
     }
 
     /// <summary>Whether the last heartbeat reached Redis.</summary>
@@ -134,6 +233,12 @@ public sealed partial class RedisClusterState : IClusterAllocationView, IAsyncDi
             return false;
         }
 
+        if (!_subscribed)
+        {
+            await redis.GetSubscriber().SubscribeAsync(_revocationChannel, (_, message) => OnRevocationMessage(message)).ConfigureAwait(false);
+            _subscribed = true;
+        }
+
         IDatabase db = redis.GetDatabase();
         Dictionary<string, int> own = _localCounts();
         HashEntry[] entries = [.. own.Where(e => e.Value > 0).Select(e => new HashEntry(e.Key, e.Value))];
@@ -178,18 +283,11 @@ public sealed partial class RedisClusterState : IClusterAllocationView, IAsyncDi
         }
 
         Volatile.Write(ref _elsewhere, elsewhere);
-        return true;
-    }
 
-    /// <summary>The connection string as given, made to fail fast and keep retrying rather than throw at start.</summary>
-    private static ConfigurationOptions ConfigurationFor(string configuration)
-    {
-        ConfigurationOptions options = ConfigurationOptions.Parse(configuration);
-        options.AbortOnConnectFail = false;
-        options.ConnectTimeout = Math.Min(options.ConnectTimeout, 2000);
-        options.SyncTimeout = Math.Min(options.SyncTimeout, 2000);
-        options.AsyncTimeout = Math.Min(options.AsyncTimeout, 2000);
-        return options;
+        // Revocations made while this node was away from Redis (or whose announcement it missed).
+        RedisValue[] revoked = await db.SetMembersAsync(_revokedKey).ConfigureAwait(false);
+        Volatile.Write(ref _revoked, new HashSet<string>(revoked.Select(r => r.ToString()), StringComparer.Ordinal));
+        return true;
     }
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Cluster: node {Node} of region {Region} connected to Redis")]

@@ -65,6 +65,19 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         _context?.Reconfigure(options with { AllowLegacyChannelNumbers = _allowLegacyChannels }, policy);
     }
 
+    /// <summary>Revoked usernames: their Allocate and Refresh requests get 403. Null: nothing revoked.</summary>
+    public IRevocationList? Revocations
+    {
+        get => _context?.Revocations;
+        set
+        {
+            if (_context is not null)
+            {
+                _context.Revocations = value;
+            }
+        }
+    }
+
     /// <summary>Told the round trips of ICE checks seen in relayed data (relay-side call quality); null: not measured.</summary>
     public ICallQualityObserver? CallQuality
     {

@@ -19,7 +19,8 @@ namespace Turn.Server;
 /// so readiness is observable while they come up and go down.
 /// </summary>
 public sealed partial class AdminServer(IOptions<TurnServerOptions> options, ServerMetrics metrics, ListenerRegistry listeners,
-    DrainCoordinator drain, ConfigurationReloader reloader, ILogger<AdminServer> logger) : IHostedService, IAsyncDisposable
+    DrainCoordinator drain, ConfigurationReloader reloader, ILogger<AdminServer> logger, ClusterHostedService? cluster = null)
+    : IHostedService, IAsyncDisposable
 {
     private WebApplication? _app;
 
@@ -66,6 +67,10 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
             app.MapGet("/credentials", ServeCredentialsAsync);
         }
 
+        // Revocation across the cluster (--redis): POST /revoke?user=NAME[&end=true], POST /restore?user=NAME.
+        app.MapPost("/revoke", context => RevokeAsync(context, restore: false));
+        app.MapPost("/restore", context => RevokeAsync(context, restore: true));
+
         app.MapGet("/readyz", context => IsReady
             ? PlainAsync(context, StatusCodes.Status200OK, "ready\n")
             : PlainAsync(context, StatusCodes.Status503ServiceUnavailable, "not ready\n"));
@@ -91,6 +96,36 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
             await _app.StopAsync(cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private async Task RevokeAsync(HttpContext context, bool restore)
+    {
+        string? user = context.Request.Query["user"];
+        if (string.IsNullOrEmpty(user) || user.Length > 763)
+        {
+            await PlainAsync(context, StatusCodes.Status400BadRequest, "user=NAME is needed\n").ConfigureAwait(false);
+            return;
+        }
+
+        if (cluster?.State is not { } state)
+        {
+            await PlainAsync(context, StatusCodes.Status409Conflict, "revocation needs the cluster (--redis)\n").ConfigureAwait(false);
+            return;
+        }
+
+        bool end = string.Equals(context.Request.Query["end"], "true", StringComparison.OrdinalIgnoreCase);
+        bool done = restore ? await state.RestoreAsync(user).ConfigureAwait(false) : await state.RevokeAsync(user, end).ConfigureAwait(false);
+        if (done)
+        {
+            AdminRevocation(logger, restore ? "restored" : end ? "revoked, live allocations ended" : "revoked", user);
+        }
+
+        await (done
+            ? PlainAsync(context, StatusCodes.Status200OK, restore ? "restored\n" : "revoked\n")
+            : PlainAsync(context, StatusCodes.Status503ServiceUnavailable, "Redis is unreachable; nothing changed\n")).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Admin: credentials of {User} {What} (POST /revoke or /restore)")]
+    private static partial void AdminRevocation(ILogger logger, string what, string user);
 
     public async ValueTask DisposeAsync()
     {

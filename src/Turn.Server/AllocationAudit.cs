@@ -93,6 +93,7 @@ public sealed partial class AllocationAudit(TimeProvider time, ILogger<Allocatio
         AllocationEndReason.Expired => "expired",
         AllocationEndReason.ConnectionClosed => "connection_closed",
         AllocationEndReason.ServerStopping => "server_stopping",
+        AllocationEndReason.Revoked => "revoked",
         _ => "other",
     };
 

@@ -10,7 +10,8 @@ namespace Turn.Server;
 /// With --redis: this node's part in the cluster state (<see cref="RedisClusterState"/>), started before the listeners
 /// so the first Allocate already counts the other nodes (once Redis answers), stopped after them.
 /// </summary>
-public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, AllocationTable allocations, ILoggerFactory loggers)
+public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, AllocationTable allocations, Turn.Relay.StunMessageProcessor processor,
+    ServerMetrics metrics, ILoggerFactory loggers)
     : IHostedService, IAsyncDisposable
 {
     /// <summary>How often the node publishes its counts and reads the others'.</summary>
@@ -33,6 +34,14 @@ public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, Al
             new RedisClusterOptions(o.Redis, o.EffectiveNodeId, o.Region, TimeSpan.FromSeconds(o.ClusterLeaseSeconds), Heartbeat),
             allocations.CountsByUser, loggers.CreateLogger<RedisClusterState>());
         allocations.Cluster = _state;
+        processor.Revocations = _state;
+        RedisClusterState state = _state;
+        metrics.ClusterConnected = () => state.IsConnected;
+        _state.EndAllocations = user =>
+        {
+            var one = new HashSet<string>(StringComparer.Ordinal) { user };
+            allocations.RemoveWhere(name => Turn.Relay.RevokedNames.Matches(one, name), AllocationEndReason.Revoked);
+        };
         _state.Start();
         return Task.CompletedTask;
     }
@@ -45,6 +54,8 @@ public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, Al
         if (state is not null)
         {
             allocations.Cluster = null;
+            processor.Revocations = null;
+            metrics.ClusterConnected = null;
             await state.DisposeAsync().ConfigureAwait(false);
         }
     }

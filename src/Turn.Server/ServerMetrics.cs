@@ -60,7 +60,6 @@ public sealed class ServerMetrics : ICallQualityObserver
     private readonly Counter _dtlsEvents;
     private readonly Gauge _ready;
     private readonly Gauge _clusterConnected;
-    private readonly ClusterHostedService? _cluster;
     private readonly Counter _reloads;
     private readonly Histogram.Child[,] _checkRtt;
     private readonly Histogram.Child[,] _rtpLoss;
@@ -69,10 +68,12 @@ public sealed class ServerMetrics : ICallQualityObserver
     private readonly Gauge _threadPoolQueue;
     private readonly Counter _threadPoolCompleted;
 
+    /// <summary>Whether the cluster's last heartbeat reached Redis (set by the cluster service; null when alone).</summary>
+    public Func<bool>? ClusterConnected { get; set; }
+
     public ServerMetrics(ServerCounters server, TransportCounters transport, DtlsCounters dtls, AllocationTable allocations,
-        AllocationAudit audit, LongTermAuthenticator authenticator, ListenerRegistry listeners, ClusterHostedService? cluster = null)
+        AllocationAudit audit, LongTermAuthenticator authenticator, ListenerRegistry listeners)
     {
-        _cluster = cluster;
         _server = server;
         _transport = transport;
         _dtls = dtls;
@@ -256,7 +257,7 @@ public sealed class ServerMetrics : ICallQualityObserver
 
         UpdateTransports();
         _ready.Set(IsReady() ? 1 : 0);
-        _clusterConnected.Set(_cluster?.State?.IsConnected == true ? 1 : 0);
+        _clusterConnected.Set(ClusterConnected?.Invoke() == true ? 1 : 0);
         (long applied, long refused) = Reloads();
         _reloads.WithLabels("applied").IncTo(applied);
         _reloads.WithLabels("refused").IncTo(refused);

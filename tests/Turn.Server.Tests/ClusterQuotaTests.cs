@@ -101,4 +101,54 @@ public sealed class ClusterQuotaTests
             await a.DisposeAsync();
         }
     }
+
+    private static async Task<System.Net.HttpStatusCode> AdminPostAsync(ServerFixture node, string pathAndQuery)
+    {
+        System.Net.IPEndPoint admin = node.Services.GetRequiredService<AdminServer>().LocalEndPoint ?? throw new InvalidOperationException("no admin listener");
+        using var http = new HttpClient();
+        using HttpResponseMessage response = await http.PostAsync(new Uri($"http://{admin}{pathAndQuery}"), null);
+        return response.StatusCode;
+    }
+
+    /// <summary>
+    /// A revocation made on one node (POST /revoke, live allocations ended) reaches the other within a second: new
+    /// Allocate and Refresh requests get 403 there and its live allocation ends; POST /restore lifts it everywhere.
+    /// </summary>
+    [Fact]
+    public async Task Revocation_reaches_every_node_within_a_second_and_ends_live_allocations()
+    {
+        using RedisServer redis = await RedisServer.StartAsync();
+        ConfiguredRelayServer a = Node(redis, "node-a");
+        ConfiguredRelayServer b = Node(redis, "node-b");
+        var clients = new List<TurnTestClient>();
+        await a.InitializeAsync();
+        await b.InitializeAsync();
+        try
+        {
+            await Eventually.WaitForAsync(() => State(a).IsConnected && State(b).IsConnected, "the nodes did not reach Redis", Settle);
+            Assert.Null(await AllocateAsync(b, clients));
+            TurnTestClient onB = clients[^1];
+            Assert.Equal(1, b.Counters.AllocationsCreated);
+
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            Assert.Equal(System.Net.HttpStatusCode.OK, await AdminPostAsync(a, $"/revoke?user={RelayServerFixture.User}&end=true"));
+            await Eventually.WaitForAsync(() => State(b).IsRevoked(RelayServerFixture.User) && b.Services
+                .GetRequiredService<Turn.Relay.Allocations.AllocationTable>().Count == 0, "node b did not apply the revocation", TimeSpan.FromSeconds(5));
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the revocation took {watch.Elapsed.TotalMilliseconds:F0} ms to reach node b");
+            Assert.Equal(StunErrorCode.Forbidden, await AllocateAsync(b, clients));
+            Assert.Equal(StunErrorCode.Forbidden, await AllocateAsync(a, clients));
+            byte[] refresh = await onB.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(600));
+            Assert.NotNull(TurnTestClient.ErrorCode(refresh));
+
+            Assert.Equal(System.Net.HttpStatusCode.OK, await AdminPostAsync(b, $"/restore?user={RelayServerFixture.User}"));
+            await Eventually.WaitForAsync(() => !State(a).IsRevoked(RelayServerFixture.User), "node a did not lift the revocation", Settle);
+            Assert.Null(await AllocateAsync(a, clients));
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+            await a.DisposeAsync();
+            await b.DisposeAsync();
+        }
+    }
 }

@@ -14,4 +14,7 @@ public enum AllocationEndReason
 
     /// <summary>The server stopped.</summary>
     ServerStopping,
+
+    /// <summary>Its user's credentials were revoked, with the live allocations ended too.</summary>
+    Revoked,
 }

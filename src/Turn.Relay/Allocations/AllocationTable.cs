@@ -153,6 +153,22 @@ public sealed class AllocationTable
         return removed;
     }
 
+    /// <summary>Deletes the allocations of every username <paramref name="matches"/> picks; returns how many went.</summary>
+    public int RemoveWhere(Func<string, bool> matches, AllocationEndReason reason)
+    {
+        ArgumentNullException.ThrowIfNull(matches);
+        int removed = 0;
+        foreach (var (_, allocation) in _byTuple)
+        {
+            if (matches(allocation.Username) && Remove(allocation, reason))
+            {
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
     /// <summary>Deletes everything (server shutdown).</summary>
     public void Clear()
     {

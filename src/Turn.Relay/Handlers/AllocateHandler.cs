@@ -30,6 +30,12 @@ internal sealed class AllocateHandler
             return answered;
         }
 
+        // Revoked credentials (a cluster's revocation list) make no allocation: 403.
+        if (_context.IsRevoked(key.Username))
+        {
+            return responses.WriteError(response, header, StunErrorCode.Forbidden, key);
+        }
+
         // Item 2: one allocation per 5-tuple; a retransmission of the request that made it gets the same answer.
         long now = _context.Now;
         if (_context.Allocations.TryGet(tuple, out Allocation existing) && existing.IsLive(now))

@@ -16,6 +16,12 @@ internal sealed class RefreshHandler(TurnContext context)
             return answered;
         }
 
+        // Revoked credentials refresh nothing (403); the allocation runs out at its time unless ended with the revocation.
+        if (context.IsRevoked(key.Username))
+        {
+            return context.Responses.WriteError(response, header, StunErrorCode.Forbidden, key);
+        }
+
         // RFC 8656 §8.1, §8.2: REQUESTED-ADDRESS-FAMILY refreshes or deletes the relayed address of that family only
         // (one half of a dual allocation); a family the allocation has no relayed address of gets 443.
         long now = context.Now;

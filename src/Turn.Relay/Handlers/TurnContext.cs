@@ -63,6 +63,17 @@ internal sealed class TurnContext
 
     private volatile bool _draining;
     private volatile ICallQualityObserver? _callQuality;
+    private volatile IRevocationList? _revocations;
+
+    /// <summary>Revoked usernames (a cluster's); null: nothing is ever revoked.</summary>
+    public IRevocationList? Revocations
+    {
+        get => _revocations;
+        set => _revocations = value;
+    }
+
+    /// <summary>Whether <paramref name="username"/>'s credentials were revoked (no new allocation, no refresh).</summary>
+    public bool IsRevoked(string username) => _revocations is { } list && list.IsRevoked(username);
 
     /// <summary>Told the round trips of ICE checks seen in relayed data; null: not measured.</summary>
     public ICallQualityObserver? CallQuality

@@ -321,6 +321,8 @@ public static class CommandLineTranslator
         text.AppendLine("Usage: turn-server [options]");
         text.AppendLine("       turn-server credentials --url turn:HOST[:PORT] --secret SECRET [--user ID] [--ttl SECONDS] [--json]");
         text.AppendLine("           mints TURN REST API credentials and an RTCIceServer JSON (turn-server credentials --help)");
+        text.AppendLine("       turn-server revoke --redis CONFIG --user NAME [--region NAME] [--end-allocations] [--restore]");
+        text.AppendLine("           revokes a username on every node of a region (turn-server revoke --help)");
         text.AppendLine("       turn-server probe --url turn:HOST[:PORT] --secret SECRET [--seconds N] [--prometheus-port PORT]");
         text.AppendLine("           relays through a TURN server to itself and reports RTT and loss (turn-server probe --help)");
         text.AppendLine();

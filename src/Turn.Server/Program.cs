@@ -12,6 +12,11 @@ if (args.Length > 0 && args[0] == CredentialsCommand.Name)
     return CredentialsCommand.Run(args[1..], Console.Out, Console.Error, DateTimeOffset.UtcNow);
 }
 
+if (args.Length > 0 && args[0] == RevokeCommand.Name)
+{
+    return await RevokeCommand.RunAsync(args[1..], Console.Out, Console.Error).ConfigureAwait(false);
+}
+
 if (args.Length > 0 && args[0] == Turn.Server.Probe.ProbeCommand.Name)
 {
     using CancellationTokenSource stop = Turn.Server.Probe.ProbeCommand.CancelOnSignals(out IDisposable signals);

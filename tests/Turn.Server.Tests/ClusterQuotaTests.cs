@@ -151,4 +151,34 @@ public sealed class ClusterQuotaTests
             await b.DisposeAsync();
         }
     }
+
+    /// <summary>turn-server revoke: revokes and restores through Redis (exit 0), 1 when Redis is unreachable, 2 on bad arguments.</summary>
+    [Fact]
+    public async Task Revoke_command_revokes_and_restores_through_redis()
+    {
+        using RedisServer redis = await RedisServer.StartAsync();
+        ConfiguredRelayServer a = Node(redis, "node-a");
+        await a.InitializeAsync();
+        try
+        {
+            await Eventually.WaitForAsync(() => State(a).IsConnected, "the node did not reach Redis", Settle);
+            using var output = new StringWriter();
+            using var error = new StringWriter();
+            Assert.Equal(0, await RevokeCommand.RunAsync(["--redis", redis.Configuration, "--region", "test-region", "--user", "mallory"], output, error));
+            Assert.Contains("revoked mallory in region test-region", output.ToString(), StringComparison.Ordinal);
+            await Eventually.WaitForAsync(() => State(a).IsRevoked("1893456000:mallory"), "the node did not hear of the revocation", Settle);
+            Assert.Equal(0, await RevokeCommand.RunAsync(["--redis", redis.Configuration, "--region", "test-region", "--user", "mallory", "--restore"],
+                output, error));
+            await Eventually.WaitForAsync(() => !State(a).IsRevoked("mallory"), "the node did not hear of the restore", Settle);
+
+            Assert.Equal(2, await RevokeCommand.RunAsync(["--redis", redis.Configuration], output, error));
+            int closed = ServerProcess.FreePort();
+            Assert.Equal(1, await RevokeCommand.RunAsync(["--redis", $"127.0.0.1:{closed}", "--user", "mallory"], output, error));
+            Assert.Contains("unreachable", error.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await a.DisposeAsync();
+        }
+    }
 }

@@ -52,6 +52,9 @@ public sealed class DtlsRelayEndToEndTests(RelayServerFixture server) : IClassFi
         using (client)
         {
             Assert.True(DtlsTestLink.IsHelloVerifyRequest(link.Received[0]), "the first ClientHello was not answered with a HelloVerifyRequest");
+            // Counted once sent, which may be just after the client has it.
+            await Eventually.WaitForAsync(() => counters.HelloVerifyRequestsSent >= verifies + 1 && counters.AssociationsOpened >= opened + 1,
+                "the HelloVerifyRequest or the association was not counted");
             Assert.Equal(verifies + 1, counters.HelloVerifyRequestsSent);
             Assert.Equal(opened + 1, counters.AssociationsOpened);
 

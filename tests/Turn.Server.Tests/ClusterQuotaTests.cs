@@ -28,6 +28,49 @@ public sealed class ClusterQuotaTests
         return metrics.Split('\n').FirstOrDefault(l => l.StartsWith("turn_cluster_redis_connected ", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A redis-server and nodes of one region using it, started and connected; disposes the test's clients, the nodes
+    /// and Redis, in that order.
+    /// </summary>
+    private sealed class TestCluster : IAsyncDisposable
+    {
+        private TestCluster(RedisServer redis, ConfiguredRelayServer[] nodes)
+        {
+            Redis = redis;
+            Nodes = nodes;
+        }
+
+        public RedisServer Redis { get; }
+
+        public ConfiguredRelayServer[] Nodes { get; }
+
+        public List<TurnTestClient> Clients { get; } = [];
+
+        public static async Task<TestCluster> StartAsync(params string[] ids)
+        {
+            RedisServer redis = await RedisServer.StartAsync();
+            var cluster = new TestCluster(redis, [.. ids.Select(id => Node(redis, id))]);
+            foreach (ConfiguredRelayServer node in cluster.Nodes)
+            {
+                await node.InitializeAsync();
+            }
+
+            await Eventually.WaitForAsync(() => cluster.Nodes.All(n => State(n).IsConnected), "the nodes did not reach Redis", Settle);
+            return cluster;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Clients.ForEach(c => c.Dispose());
+            foreach (ConfiguredRelayServer node in Nodes)
+            {
+                await node.DisposeAsync();
+            }
+
+            Redis.Dispose();
+        }
+    }
+
     private static async Task<int?> AllocateAsync(ServerFixture node, List<TurnTestClient> keep)
     {
         var client = new TurnTestClient(node.V4, RelayServerFixture.User, RelayServerFixture.Password);
@@ -39,67 +82,44 @@ public sealed class ClusterQuotaTests
     [Fact]
     public async Task User_quota_counts_allocations_on_every_node_and_a_stopped_node_gives_its_share_back()
     {
-        using RedisServer redis = await RedisServer.StartAsync();
-        ConfiguredRelayServer a = Node(redis, "node-a");
-        ConfiguredRelayServer b = Node(redis, "node-b");
-        var clients = new List<TurnTestClient>();
-        await a.InitializeAsync();
-        await b.InitializeAsync();
-        try
-        {
-            await Eventually.WaitForAsync(() => State(a).IsConnected && State(b).IsConnected, "the nodes did not reach Redis", Settle);
-            Assert.Null(await AllocateAsync(a, clients));
-            Assert.Null(await AllocateAsync(b, clients));
+        await using TestCluster cluster = await TestCluster.StartAsync("node-a", "node-b");
+        var (a, b, clients) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Clients);
+        Assert.Null(await AllocateAsync(a, clients));
+        Assert.Null(await AllocateAsync(b, clients));
 
-            // Node a learns of b's allocation at its next heartbeat; then alice is at her quota of 2 everywhere.
-            await Eventually.WaitForAsync(() => State(a).AllocationsElsewhere(RelayServerFixture.User) == 1, "node a never saw node b's allocation", Settle);
-            Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(a, clients));
-            await Eventually.WaitForAsync(() => State(b).AllocationsElsewhere(RelayServerFixture.User) == 1, "node b never saw node a's allocation", Settle);
-            Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(b, clients));
+        // Node a learns of b's allocation at its next heartbeat; then alice is at her quota of 2 everywhere.
+        await Eventually.WaitForAsync(() => State(a).AllocationsElsewhere(RelayServerFixture.User) == 1, "node a never saw node b's allocation", Settle);
+        Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(a, clients));
+        await Eventually.WaitForAsync(() => State(b).AllocationsElsewhere(RelayServerFixture.User) == 1, "node b never saw node a's allocation", Settle);
+        Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(b, clients));
 
-            // Node b stops: its share goes with it, and alice may allocate on a again.
-            await b.DisposeAsync();
-            await Eventually.WaitForAsync(() => State(a).AllocationsElsewhere(RelayServerFixture.User) == 0, "node b's share outlived it", Settle);
-            Assert.Null(await AllocateAsync(a, clients));
-        }
-        finally
-        {
-            clients.ForEach(c => c.Dispose());
-            await a.DisposeAsync();
-            await b.DisposeAsync();
-        }
+        // Node b stops: its share goes with it, and alice may allocate on a again.
+        await b.DisposeAsync();
+        await Eventually.WaitForAsync(() => State(a).AllocationsElsewhere(RelayServerFixture.User) == 0, "node b's share outlived it", Settle);
+        Assert.Null(await AllocateAsync(a, clients));
     }
 
     [Fact]
     public async Task Redis_down_fails_open_to_local_counts_and_the_node_reconnects()
     {
-        using RedisServer redis = await RedisServer.StartAsync();
-        ConfiguredRelayServer a = Node(redis, "node-a");
-        var clients = new List<TurnTestClient>();
-        await a.InitializeAsync();
-        try
-        {
-            await Eventually.WaitForAsync(() => State(a).IsConnected, "the node did not reach Redis", Settle);
-            Assert.Equal("turn_cluster_redis_connected 1", await ConnectedGaugeAsync(a));
-            Assert.Null(await AllocateAsync(a, clients));
+        await using TestCluster cluster = await TestCluster.StartAsync("node-a");
+        ConfiguredRelayServer a = cluster.Nodes[0];
+        RedisServer redis = cluster.Redis;
+        List<TurnTestClient> clients = cluster.Clients;
+        Assert.Equal("turn_cluster_redis_connected 1", await ConnectedGaugeAsync(a));
+        Assert.Null(await AllocateAsync(a, clients));
 
-            redis.Stop();
-            await Eventually.WaitForAsync(() => !State(a).IsConnected, "the node did not notice Redis was gone", Settle);
-            Assert.Equal("turn_cluster_redis_connected 0", await ConnectedGaugeAsync(a));
-            // Still serving with its own count: alice has one allocation here, the quota allows a second.
-            Assert.Null(await AllocateAsync(a, clients));
-            Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(a, clients));
-            Assert.Equal(2, a.Counters.AllocationsCreated);
+        redis.Stop();
+        await Eventually.WaitForAsync(() => !State(a).IsConnected, "the node did not notice Redis was gone", Settle);
+        Assert.Equal("turn_cluster_redis_connected 0", await ConnectedGaugeAsync(a));
+        // Still serving with its own count: alice has one allocation here, the quota allows a second.
+        Assert.Null(await AllocateAsync(a, clients));
+        Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(a, clients));
+        Assert.Equal(2, a.Counters.AllocationsCreated);
 
-            await redis.RestartAsync();
-            long before = State(a).Heartbeats;
-            await Eventually.WaitForAsync(() => State(a).IsConnected && State(a).Heartbeats > before, "the node did not reconnect", Settle);
-        }
-        finally
-        {
-            clients.ForEach(c => c.Dispose());
-            await a.DisposeAsync();
-        }
+        await redis.RestartAsync();
+        long before = State(a).Heartbeats;
+        await Eventually.WaitForAsync(() => State(a).IsConnected && State(a).Heartbeats > before, "the node did not reconnect", Settle);
     }
 
     private static async Task<System.Net.HttpStatusCode> AdminPostAsync(ServerFixture node, string pathAndQuery)
@@ -117,68 +137,46 @@ public sealed class ClusterQuotaTests
     [Fact]
     public async Task Revocation_reaches_every_node_within_a_second_and_ends_live_allocations()
     {
-        using RedisServer redis = await RedisServer.StartAsync();
-        ConfiguredRelayServer a = Node(redis, "node-a");
-        ConfiguredRelayServer b = Node(redis, "node-b");
-        var clients = new List<TurnTestClient>();
-        await a.InitializeAsync();
-        await b.InitializeAsync();
-        try
-        {
-            await Eventually.WaitForAsync(() => State(a).IsConnected && State(b).IsConnected, "the nodes did not reach Redis", Settle);
-            Assert.Null(await AllocateAsync(b, clients));
-            TurnTestClient onB = clients[^1];
-            Assert.Equal(1, b.Counters.AllocationsCreated);
+        await using TestCluster cluster = await TestCluster.StartAsync("node-a", "node-b");
+        var (a, b, clients) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Clients);
+        Assert.Null(await AllocateAsync(b, clients));
+        TurnTestClient onB = clients[^1];
+        Assert.Equal(1, b.Counters.AllocationsCreated);
 
-            var watch = System.Diagnostics.Stopwatch.StartNew();
-            Assert.Equal(System.Net.HttpStatusCode.OK, await AdminPostAsync(a, $"/revoke?user={RelayServerFixture.User}&end=true"));
-            await Eventually.WaitForAsync(() => State(b).IsRevoked(RelayServerFixture.User) && b.Services
-                .GetRequiredService<Turn.Relay.Allocations.AllocationTable>().Count == 0, "node b did not apply the revocation", TimeSpan.FromSeconds(5));
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the revocation took {watch.Elapsed.TotalMilliseconds:F0} ms to reach node b");
-            Assert.Equal(StunErrorCode.Forbidden, await AllocateAsync(b, clients));
-            Assert.Equal(StunErrorCode.Forbidden, await AllocateAsync(a, clients));
-            byte[] refresh = await onB.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(600));
-            Assert.NotNull(TurnTestClient.ErrorCode(refresh));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(System.Net.HttpStatusCode.OK, await AdminPostAsync(a, $"/revoke?user={RelayServerFixture.User}&end=true"));
+        await Eventually.WaitForAsync(() => State(b).IsRevoked(RelayServerFixture.User) && b.Services
+            .GetRequiredService<Turn.Relay.Allocations.AllocationTable>().Count == 0, "node b did not apply the revocation", TimeSpan.FromSeconds(5));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the revocation took {watch.Elapsed.TotalMilliseconds:F0} ms to reach node b");
+        Assert.Equal(StunErrorCode.Forbidden, await AllocateAsync(b, clients));
+        Assert.Equal(StunErrorCode.Forbidden, await AllocateAsync(a, clients));
+        byte[] refresh = await onB.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(600));
+        Assert.NotNull(TurnTestClient.ErrorCode(refresh));
 
-            Assert.Equal(System.Net.HttpStatusCode.OK, await AdminPostAsync(b, $"/restore?user={RelayServerFixture.User}"));
-            await Eventually.WaitForAsync(() => !State(a).IsRevoked(RelayServerFixture.User), "node a did not lift the revocation", Settle);
-            Assert.Null(await AllocateAsync(a, clients));
-        }
-        finally
-        {
-            clients.ForEach(c => c.Dispose());
-            await a.DisposeAsync();
-            await b.DisposeAsync();
-        }
+        Assert.Equal(System.Net.HttpStatusCode.OK, await AdminPostAsync(b, $"/restore?user={RelayServerFixture.User}"));
+        await Eventually.WaitForAsync(() => !State(a).IsRevoked(RelayServerFixture.User), "node a did not lift the revocation", Settle);
+        Assert.Null(await AllocateAsync(a, clients));
     }
 
     /// <summary>turn-server revoke: revokes and restores through Redis (exit 0), 1 when Redis is unreachable, 2 on bad arguments.</summary>
     [Fact]
     public async Task Revoke_command_revokes_and_restores_through_redis()
     {
-        using RedisServer redis = await RedisServer.StartAsync();
-        ConfiguredRelayServer a = Node(redis, "node-a");
-        await a.InitializeAsync();
-        try
-        {
-            await Eventually.WaitForAsync(() => State(a).IsConnected, "the node did not reach Redis", Settle);
-            using var output = new StringWriter();
-            using var error = new StringWriter();
-            Assert.Equal(0, await RevokeCommand.RunAsync(["--redis", redis.Configuration, "--region", "test-region", "--user", "mallory"], output, error));
-            Assert.Contains("revoked mallory in region test-region", output.ToString(), StringComparison.Ordinal);
-            await Eventually.WaitForAsync(() => State(a).IsRevoked("1893456000:mallory"), "the node did not hear of the revocation", Settle);
-            Assert.Equal(0, await RevokeCommand.RunAsync(["--redis", redis.Configuration, "--region", "test-region", "--user", "mallory", "--restore"],
-                output, error));
-            await Eventually.WaitForAsync(() => !State(a).IsRevoked("mallory"), "the node did not hear of the restore", Settle);
+        await using TestCluster cluster = await TestCluster.StartAsync("node-a");
+        ConfiguredRelayServer a = cluster.Nodes[0];
+        RedisServer redis = cluster.Redis;
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(0, await RevokeCommand.RunAsync(["--redis", redis.Configuration, "--region", "test-region", "--user", "mallory"], output, error));
+        Assert.Contains("revoked mallory in region test-region", output.ToString(), StringComparison.Ordinal);
+        await Eventually.WaitForAsync(() => State(a).IsRevoked("1893456000:mallory"), "the node did not hear of the revocation", Settle);
+        Assert.Equal(0, await RevokeCommand.RunAsync(["--redis", redis.Configuration, "--region", "test-region", "--user", "mallory", "--restore"],
+            output, error));
+        await Eventually.WaitForAsync(() => !State(a).IsRevoked("mallory"), "the node did not hear of the restore", Settle);
 
-            Assert.Equal(2, await RevokeCommand.RunAsync(["--redis", redis.Configuration], output, error));
-            int closed = ServerProcess.FreePort();
-            Assert.Equal(1, await RevokeCommand.RunAsync(["--redis", $"127.0.0.1:{closed}", "--user", "mallory"], output, error));
-            Assert.Contains("unreachable", error.ToString(), StringComparison.Ordinal);
-        }
-        finally
-        {
-            await a.DisposeAsync();
-        }
+        Assert.Equal(2, await RevokeCommand.RunAsync(["--redis", redis.Configuration], output, error));
+        int closed = ServerProcess.FreePort();
+        Assert.Equal(1, await RevokeCommand.RunAsync(["--redis", $"127.0.0.1:{closed}", "--user", "mallory"], output, error));
+        Assert.Contains("unreachable", error.ToString(), StringComparison.Ordinal);
     }
 }

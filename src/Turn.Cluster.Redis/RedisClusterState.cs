@@ -10,7 +10,10 @@ namespace Turn.Cluster.Redis;
 /// <item>its allocations per username go to the hash <c>turn:{region}:users:{node}</c>, which expires after the lease, so a
 /// node that dies stops counting once its lease runs out (no leaked quota);</item>
 /// <item>it reads the same hash of every other node of the region (listed in the set <c>turn:{region}:nodes</c>) and sums
-/// them, which <see cref="AllocationsElsewhere"/> answers from memory on every Allocate.</item>
+/// them, which <see cref="AllocationsElsewhere"/> answers from memory on every Allocate;</item>
+/// <item>the registry: its <see cref="NodeReport"/> (addresses, allocations, capacity, bit rate, CPU, draining) goes to the
+/// hash <c>turn:{region}:node:{node}</c> under the same lease; the others' are read into <see cref="Directory"/>, which a
+/// full or draining node picks an alternate server from.</item>
 /// </list>
 /// Fails open: with Redis unreachable (at start or later) the node keeps relaying and authenticating, and quotas count
 /// its own allocations only, as a single node does; it reconnects by itself, and the view heals on the next heartbeat.
@@ -19,10 +22,12 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
 {
     private readonly RedisClusterOptions _options;
     private readonly Func<Dictionary<string, int>> _localCounts;
+    private readonly Func<NodeReport> _report;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly RedisKey _nodesKey;
     private readonly RedisKey _ownKey;
+    private readonly RedisKey _ownNodeKey;
     private Dictionary<string, int> _elsewhere = new(StringComparer.Ordinal);
     private HashSet<string> _revoked = new(StringComparer.Ordinal);
     private readonly RedisKey _revokedKey;
@@ -33,15 +38,20 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
     private int _connected = -1; // -1 not yet known, 0 unreachable, 1 connected: each change is logged once
     private long _heartbeats;
 
+    /// <param name="options">Where the state lives and how this node takes part.</param>
     /// <param name="localCounts">This node's allocations per username (see <see cref="AllocationTable.CountsByUser"/>).</param>
-    public RedisClusterState(RedisClusterOptions options, Func<Dictionary<string, int>> localCounts, ILogger logger)
+    /// <param name="report">This node's registry entry, taken at every heartbeat.</param>
+    /// <param name="logger">Where connection changes are told.</param>
+    public RedisClusterState(RedisClusterOptions options, Func<Dictionary<string, int>> localCounts, Func<NodeReport> report, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _localCounts = localCounts ?? throw new ArgumentNullException(nameof(localCounts));
+        _report = report ?? throw new ArgumentNullException(nameof(report));
         _logger = logger ?? throw new ArgumentNullException(nameof(logger));
         _nodesKey = $"turn:{options.Region}:nodes";
         _ownKey = UsersKey(options.NodeId);
+        _ownNodeKey = NodeKey(options.NodeId);
         _revokedKey = RevokedKey(options.Region);
         _revocationChannel = RevocationChannel(options.Region);
     }
@@ -139,6 +149,12 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
         }
     }
 
+    /// <summary>The other nodes of the region as last read from the registry; where a full or draining node sends clients.</summary>
+    public NodeDirectory Directory { get; } = new();
+
+    /// <summary>This node's report as last published (null before the first heartbeat that reached Redis).</summary>
+    public NodeReport? LastReport { get; private set; }
+
     /// <summary>Whether the last heartbeat reached Redis.</summary>
     public bool IsConnected => Volatile.Read(ref _connected) == 1;
 
@@ -167,7 +183,7 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
             {
                 // A node that stops cleanly gives its quota back at once instead of at the end of its lease.
                 IDatabase db = redis.GetDatabase();
-                await db.KeyDeleteAsync(_ownKey).ConfigureAwait(false);
+                await db.KeyDeleteAsync([_ownKey, _ownNodeKey]).ConfigureAwait(false);
                 await db.SetRemoveAsync(_nodesKey, _options.NodeId).ConfigureAwait(false);
             }
             catch (RedisException)
@@ -184,6 +200,8 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
     }
 
     private RedisKey UsersKey(string node) => $"turn:{_options.Region}:users:{node}";
+
+    private RedisKey NodeKey(string node) => $"turn:{_options.Region}:node:{node}";
 
     private async Task RunAsync(CancellationToken stopping)
     {
@@ -222,6 +240,7 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
         }
 
         Volatile.Write(ref _elsewhere, new Dictionary<string, int>(StringComparer.Ordinal));
+        Directory.Clear();
     }
 
     /// <summary>One heartbeat: publishes this node's counts under its lease and reads the others'; false when not connected.</summary>
@@ -241,38 +260,42 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
 
         IDatabase db = redis.GetDatabase();
         Dictionary<string, int> own = _localCounts();
+        NodeReport report = _report();
         HashEntry[] entries = [.. own.Where(e => e.Value > 0).Select(e => new HashEntry(e.Key, e.Value))];
         ITransaction publish = db.CreateTransaction();
-        _ = publish.KeyDeleteAsync(_ownKey);
+        _ = publish.KeyDeleteAsync([_ownKey, _ownNodeKey]);
         if (entries.Length > 0)
         {
             _ = publish.HashSetAsync(_ownKey, entries);
         }
 
-        // The lease: a node that stops heartbeating drops out of every count once it runs out.
-        _ = publish.StringSetAsync(_ownKey.Append(":alive"), 1, _options.Lease);
+        // The lease: a node that stops heartbeating drops out of every count, and of the registry, once it runs out.
+        _ = publish.HashSetAsync(_ownNodeKey, ClusterNode.ToHash(report, Interlocked.Read(ref _heartbeats) + 1));
+        _ = publish.KeyExpireAsync(_ownNodeKey, _options.Lease);
         _ = publish.KeyExpireAsync(_ownKey, _options.Lease);
         _ = publish.SetAddAsync(_nodesKey, _options.NodeId);
         await publish.ExecuteAsync().ConfigureAwait(false);
+        LastReport = report;
+
+        // Every other node's registry entry and counts, asked for at once (one round trip, pipelined).
+        string[] ids = [.. (await db.SetMembersAsync(_nodesKey).ConfigureAwait(false)).Select(n => n.ToString()).Where(id => id != _options.NodeId)];
+        Task<HashEntry[]>[] nodes = [.. ids.Select(id => db.HashGetAllAsync(NodeKey(id)))];
+        Task<HashEntry[]>[] counts = [.. ids.Select(id => db.HashGetAllAsync(UsersKey(id)))];
+        await Task.WhenAll(nodes.Concat(counts)).ConfigureAwait(false);
 
         var elsewhere = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (RedisValue node in await db.SetMembersAsync(_nodesKey).ConfigureAwait(false))
+        var others = new List<ClusterNode>(ids.Length);
+        for (int i = 0; i < ids.Length; i++)
         {
-            string id = node.ToString();
-            if (id == _options.NodeId)
-            {
-                continue;
-            }
-
-            RedisKey key = UsersKey(id);
-            if (!await db.KeyExistsAsync(key.Append(":alive")).ConfigureAwait(false))
+            if (ClusterNode.FromHash(ids[i], nodes[i].Result) is not { } node)
             {
                 // Its lease ran out: it is gone, and so are its counts.
-                await db.SetRemoveAsync(_nodesKey, node).ConfigureAwait(false);
+                await db.SetRemoveAsync(_nodesKey, ids[i]).ConfigureAwait(false);
                 continue;
             }
 
-            foreach (HashEntry entry in await db.HashGetAllAsync(key).ConfigureAwait(false))
+            others.Add(node);
+            foreach (HashEntry entry in counts[i].Result)
             {
                 if (entry.Value.TryParse(out int count) && count > 0)
                 {
@@ -283,6 +306,7 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
         }
 
         Volatile.Write(ref _elsewhere, elsewhere);
+        Directory.Update(others);
 
         // Revocations made while this node was away from Redis (or whose announcement it missed).
         RedisValue[] revoked = await db.SetMembersAsync(_revokedKey).ConfigureAwait(false);

@@ -78,6 +78,22 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         }
     }
 
+    /// <summary>The total quota in force (0: none): a node's capacity as the cluster registry tells it.</summary>
+    public int TotalQuota => _context?.Options.TotalQuota ?? 0;
+
+    /// <summary>The other nodes of a cluster a full or draining node sends new allocations to (300); null: not clustered.</summary>
+    public IClusterAlternates? ClusterAlternates
+    {
+        get => _context?.ClusterAlternates;
+        set
+        {
+            if (_context is not null)
+            {
+                _context.ClusterAlternates = value;
+            }
+        }
+    }
+
     /// <summary>Told the round trips of ICE checks seen in relayed data (relay-side call quality); null: not measured.</summary>
     public ICallQualityObserver? CallQuality
     {

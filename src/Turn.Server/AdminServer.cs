@@ -70,6 +70,9 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
         // Revocation across the cluster (--redis): POST /revoke?user=NAME[&end=true], POST /restore?user=NAME.
         app.MapPost("/revoke", context => RevokeAsync(context, restore: false));
         app.MapPost("/restore", context => RevokeAsync(context, restore: true));
+        app.MapGet("/cluster", context => cluster?.State is { } state
+            ? JsonAsync(context, ClusterStatus.Json(options.Value.EffectiveNodeId, options.Value.Region, state))
+            : PlainAsync(context, StatusCodes.Status404NotFound, "this node runs alone (no --redis)\n"));
 
         app.MapGet("/readyz", context => IsReady
             ? PlainAsync(context, StatusCodes.Status200OK, "ready\n")
@@ -200,6 +203,14 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
         }
 
         return urls;
+    }
+
+    private static Task JsonAsync(HttpContext context, string json)
+    {
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        context.Response.Headers.CacheControl = "no-store";
+        return context.Response.WriteAsync(json);
     }
 
     private static Task PlainAsync(HttpContext context, int status, string text)

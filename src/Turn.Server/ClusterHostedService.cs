@@ -11,7 +11,7 @@ namespace Turn.Server;
 /// so the first Allocate already counts the other nodes (once Redis answers), stopped after them.
 /// </summary>
 public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, AllocationTable allocations, Turn.Relay.StunMessageProcessor processor,
-    ServerMetrics metrics, ILoggerFactory loggers)
+    ServerMetrics metrics, NodeReporter reporter, ILoggerFactory loggers)
     : IHostedService, IAsyncDisposable
 {
     /// <summary>How often the node publishes its counts and reads the others'.</summary>
@@ -32,11 +32,13 @@ public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, Al
 
         _state = new RedisClusterState(
             new RedisClusterOptions(o.Redis, o.EffectiveNodeId, o.Region, TimeSpan.FromSeconds(o.ClusterLeaseSeconds), Heartbeat),
-            allocations.CountsByUser, loggers.CreateLogger<RedisClusterState>());
+            allocations.CountsByUser, reporter.Report, loggers.CreateLogger<RedisClusterState>());
         allocations.Cluster = _state;
         processor.Revocations = _state;
+        processor.ClusterAlternates = _state.Directory;
         RedisClusterState state = _state;
         metrics.ClusterConnected = () => state.IsConnected;
+        metrics.ClusterNodes = () => state.IsConnected ? 1 + state.Directory.Nodes.Count : 0;
         _state.EndAllocations = user =>
         {
             var one = new HashSet<string>(StringComparer.Ordinal) { user };
@@ -55,7 +57,9 @@ public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, Al
         {
             allocations.Cluster = null;
             processor.Revocations = null;
+            processor.ClusterAlternates = null;
             metrics.ClusterConnected = null;
+            metrics.ClusterNodes = null;
             await state.DisposeAsync().ConfigureAwait(false);
         }
     }

@@ -60,6 +60,7 @@ public sealed class ServerMetrics : ICallQualityObserver
     private readonly Counter _dtlsEvents;
     private readonly Gauge _ready;
     private readonly Gauge _clusterConnected;
+    private readonly Gauge _clusterNodes;
     private readonly Counter _reloads;
     private readonly Histogram.Child[,] _checkRtt;
     private readonly Histogram.Child[,] _rtpLoss;
@@ -70,6 +71,9 @@ public sealed class ServerMetrics : ICallQualityObserver
 
     /// <summary>Whether the cluster's last heartbeat reached Redis (set by the cluster service; null when alone).</summary>
     public Func<bool>? ClusterConnected { get; set; }
+
+    /// <summary>Nodes of the region in the cluster registry, this one included (set by the cluster service; null when alone).</summary>
+    public Func<int>? ClusterNodes { get; set; }
 
     public ServerMetrics(ServerCounters server, TransportCounters transport, DtlsCounters dtls, AllocationTable allocations,
         AllocationAudit audit, LongTermAuthenticator authenticator, ListenerRegistry listeners)
@@ -133,6 +137,8 @@ public sealed class ServerMetrics : ICallQualityObserver
         _ready = factory.CreateGauge("turn_ready", "1 when the server takes new allocations (what /readyz says).");
         _clusterConnected = factory.CreateGauge("turn_cluster_redis_connected",
             "1 when the last cluster heartbeat reached Redis (--redis); 0 when it did not, or when the node runs alone.");
+        _clusterNodes = factory.CreateGauge("turn_cluster_nodes",
+            "Nodes of this region in the cluster registry, this one included, as last read from Redis (0 when alone or Redis is unreachable).");
         _reloads = factory.CreateCounter("turn_config_reloads_total", "Configuration reloads, by result (applied, refused).", ["result"]);
         _threadPoolThreads = factory.CreateGauge("dotnet_threadpool_threads", "Thread-pool threads.");
         _threadPoolQueue = factory.CreateGauge("dotnet_threadpool_queue_length", "Work items waiting for the thread pool.");
@@ -258,6 +264,7 @@ public sealed class ServerMetrics : ICallQualityObserver
         UpdateTransports();
         _ready.Set(IsReady() ? 1 : 0);
         _clusterConnected.Set(ClusterConnected?.Invoke() == true ? 1 : 0);
+        _clusterNodes.Set(ClusterNodes?.Invoke() ?? 0);
         (long applied, long refused) = Reloads();
         _reloads.WithLabels("applied").IncTo(applied);
         _reloads.WithLabels("refused").IncTo(refused);

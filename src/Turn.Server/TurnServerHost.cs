@@ -89,6 +89,7 @@ public static class TurnServerHost
         // Registered before the listeners: started first and stopped last, so /readyz is there while they come and go.
         services.AddSingleton<AdminServer>();
         services.AddHostedService(provider => provider.GetRequiredService<AdminServer>());
+        services.AddSingleton<NodeReporter>();
         services.AddSingleton<ClusterHostedService>();
         services.AddHostedService(provider => provider.GetRequiredService<ClusterHostedService>());
         services.AddHostedService<ListenerHostedService>();

@@ -38,6 +38,13 @@ public sealed class TurnServerOptions
     /// <summary>How long a node's share of the cluster state outlives its last heartbeat (a dead node stops counting).</summary>
     public int ClusterLeaseSeconds { get; set; } = 10;
 
+    /// <summary>
+    /// The IPs (one per family) other nodes' clients reach this node at, told to them in ALTERNATE-SERVER when a full or
+    /// draining node of the cluster sends them here. Empty: the public address of --external-ip, else the listening IP,
+    /// else the relay IP of each family.
+    /// </summary>
+    public IList<string> AdvertiseIps { get; } = [];
+
     /// <summary>The node id in effect.</summary>
     public string EffectiveNodeId => string.IsNullOrEmpty(NodeId) ? Environment.MachineName : NodeId;
 

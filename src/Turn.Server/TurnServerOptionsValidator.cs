@@ -99,6 +99,19 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             }
         }
 
+        for (int i = 0; i < options.AdvertiseIps.Count; i++)
+        {
+            if (!IPAddress.TryParse(options.AdvertiseIps[i], out IPAddress? advertised)
+                || advertised.Equals(IPAddress.Any) || advertised.Equals(IPAddress.IPv6Any))
+            {
+                failures.Add($"{section}:AdvertiseIps:{i} must be an IP address clients can reach (got '{options.AdvertiseIps[i]}').");
+            }
+            else if (options.AdvertiseIps.Take(i).Any(a => IPAddress.TryParse(a, out IPAddress? other) && other.AddressFamily == advertised.AddressFamily))
+            {
+                failures.Add($"{section}:AdvertiseIps:{i} ({options.AdvertiseIps[i]}) is a second IP of one family; give one per family.");
+            }
+        }
+
         if (options.ClusterLeaseSeconds is < 2 or > 3600)
         {
             failures.Add($"{section}:ClusterLeaseSeconds must be 2-3600 (got {options.ClusterLeaseSeconds}).");
@@ -237,12 +250,12 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
         var families = new HashSet<System.Net.Sockets.AddressFamily>();
         foreach (string entry in options.RelayIps)
         {
-            if (!System.Net.IPAddress.TryParse(entry, out System.Net.IPAddress? address))
+            if (!IPAddress.TryParse(entry, out IPAddress? address))
             {
                 continue;
             }
 
-            if (address.Equals(System.Net.IPAddress.Any) || address.Equals(System.Net.IPAddress.IPv6Any))
+            if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
             {
                 failures.Add($"{section}:RelayIps: {entry} is a wildcard; a relay address must be one clients can be told.");
             }
@@ -352,13 +365,13 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             return false;
         }
 
-        System.Net.IPAddress ip = alternate.ToIPAddress();
+        IPAddress ip = alternate.ToIPAddress();
         if (options.ListeningIps.Count > 0 && !options.ListeningIps.Any(l => l is "0.0.0.0" or "::"))
         {
-            return options.ListeningIps.Any(l => System.Net.IPAddress.TryParse(l, out System.Net.IPAddress? own) && own.Equals(ip));
+            return options.ListeningIps.Any(l => IPAddress.TryParse(l, out IPAddress? own) && own.Equals(ip));
         }
 
-        return System.Net.IPAddress.IsLoopback(ip) || System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
+        return IPAddress.IsLoopback(ip) || System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
             .SelectMany(nic => nic.GetIPProperties().UnicastAddresses).Any(u => u.Address.Equals(ip));
     }
 }

@@ -11,13 +11,9 @@ namespace Turn.Server.Tests;
 /// </summary>
 public sealed class ClusterQuotaTests
 {
-    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan Settle = TestCluster.Settle;
 
-    private static ConfiguredRelayServer Node(RedisServer redis, string id) =>
-        new(["--redis", redis.Configuration, "--node-id", id, "--region", "test-region", "--user-quota", "2", "--cluster-lease", "3"]);
-
-    private static RedisClusterState State(ServerFixture node) =>
-        node.Services.GetRequiredService<ClusterHostedService>().State ?? throw new InvalidOperationException("not clustered");
+    private static RedisClusterState State(ServerFixture node) => TestCluster.State(node);
 
     /// <summary>The turn_cluster_redis_connected gauge as the node's /metrics shows it.</summary>
     private static async Task<string?> ConnectedGaugeAsync(ServerFixture node)
@@ -26,49 +22,6 @@ public sealed class ClusterQuotaTests
         using var http = new HttpClient();
         string metrics = await http.GetStringAsync(new Uri($"http://{admin}/metrics"));
         return metrics.Split('\n').FirstOrDefault(l => l.StartsWith("turn_cluster_redis_connected ", StringComparison.Ordinal));
-    }
-
-    /// <summary>
-    /// A redis-server and nodes of one region using it, started and connected; disposes the test's clients, the nodes
-    /// and Redis, in that order.
-    /// </summary>
-    private sealed class TestCluster : IAsyncDisposable
-    {
-        private TestCluster(RedisServer redis, ConfiguredRelayServer[] nodes)
-        {
-            Redis = redis;
-            Nodes = nodes;
-        }
-
-        public RedisServer Redis { get; }
-
-        public ConfiguredRelayServer[] Nodes { get; }
-
-        public List<TurnTestClient> Clients { get; } = [];
-
-        public static async Task<TestCluster> StartAsync(params string[] ids)
-        {
-            RedisServer redis = await RedisServer.StartAsync();
-            var cluster = new TestCluster(redis, [.. ids.Select(id => Node(redis, id))]);
-            foreach (ConfiguredRelayServer node in cluster.Nodes)
-            {
-                await node.InitializeAsync();
-            }
-
-            await Eventually.WaitForAsync(() => cluster.Nodes.All(n => State(n).IsConnected), "the nodes did not reach Redis", Settle);
-            return cluster;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Clients.ForEach(c => c.Dispose());
-            foreach (ConfiguredRelayServer node in Nodes)
-            {
-                await node.DisposeAsync();
-            }
-
-            Redis.Dispose();
-        }
     }
 
     private static async Task<int?> AllocateAsync(ServerFixture node, List<TurnTestClient> keep)
@@ -82,7 +35,7 @@ public sealed class ClusterQuotaTests
     [Fact]
     public async Task User_quota_counts_allocations_on_every_node_and_a_stopped_node_gives_its_share_back()
     {
-        await using TestCluster cluster = await TestCluster.StartAsync("node-a", "node-b");
+        await using TestCluster cluster = await TestCluster.StartAsync(["--user-quota", "2"], "node-a", "node-b");
         var (a, b, clients) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Clients);
         Assert.Null(await AllocateAsync(a, clients));
         Assert.Null(await AllocateAsync(b, clients));
@@ -102,7 +55,7 @@ public sealed class ClusterQuotaTests
     [Fact]
     public async Task Redis_down_fails_open_to_local_counts_and_the_node_reconnects()
     {
-        await using TestCluster cluster = await TestCluster.StartAsync("node-a");
+        await using TestCluster cluster = await TestCluster.StartAsync(["--user-quota", "2"], "node-a");
         ConfiguredRelayServer a = cluster.Nodes[0];
         RedisServer redis = cluster.Redis;
         List<TurnTestClient> clients = cluster.Clients;
@@ -137,7 +90,7 @@ public sealed class ClusterQuotaTests
     [Fact]
     public async Task Revocation_reaches_every_node_within_a_second_and_ends_live_allocations()
     {
-        await using TestCluster cluster = await TestCluster.StartAsync("node-a", "node-b");
+        await using TestCluster cluster = await TestCluster.StartAsync(["--user-quota", "2"], "node-a", "node-b");
         var (a, b, clients) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Clients);
         Assert.Null(await AllocateAsync(b, clients));
         TurnTestClient onB = clients[^1];
@@ -162,7 +115,7 @@ public sealed class ClusterQuotaTests
     [Fact]
     public async Task Revoke_command_revokes_and_restores_through_redis()
     {
-        await using TestCluster cluster = await TestCluster.StartAsync("node-a");
+        await using TestCluster cluster = await TestCluster.StartAsync(["--user-quota", "2"], "node-a");
         ConfiguredRelayServer a = cluster.Nodes[0];
         RedisServer redis = cluster.Redis;
         using var output = new StringWriter();

@@ -41,22 +41,7 @@ public sealed class DrainTests
     }
 
     /// <summary>An existing allocation still relays both ways (RFC 8656 §11) and refreshes (§8).</summary>
-    private static async Task AssertStillRelaysAsync(TurnTestClient client, TransportAddress relayed)
-    {
-        using Socket peer = Peer();
-        TransportAddress peerAddress = AddressOf(peer);
-        Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.CreatePermission,
-            (ref StunMessageWriter w) => w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress))));
-        await client.IndicateAsync(StunMethod.Send, (ref StunMessageWriter w) =>
-        {
-            w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
-            w.AddAttribute(StunAttributeType.Data, [1, 2, 3]);
-        });
-        Assert.NotNull(await ReceiveFromAsync(peer, Wait));
-        await peer.SendToAsync(new byte[] { 4, 5, 6 }, relayed.ToIPEndPoint());
-        Assert.NotNull(await client.ReceiveAsync(Wait));
-        Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Refresh)));
-    }
+    private static Task AssertStillRelaysAsync(TurnTestClient client, TransportAddress relayed) => AssertRelaysAsync(client, relayed, Wait);
 
     private static async Task<HttpStatusCode> StatusAsync(HttpClient http, string url, HttpMethod? method = null)
     {

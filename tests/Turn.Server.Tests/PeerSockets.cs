@@ -32,4 +32,23 @@ internal static class PeerSockets
             return null;
         }
     }
+
+    /// <summary>An allocation relays both ways (RFC 8656 §11) to a fresh peer, and refreshes (§8).</summary>
+    public static async Task AssertRelaysAsync(TurnTestClient client, TransportAddress relayed, TimeSpan wait)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        using Socket peer = Peer();
+        TransportAddress peerAddress = AddressOf(peer);
+        Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.CreatePermission,
+            (ref StunMessageWriter w) => w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress))));
+        await client.IndicateAsync(StunMethod.Send, (ref StunMessageWriter w) =>
+        {
+            w.AddXorAddress(StunAttributeType.XorPeerAddress, peerAddress);
+            w.AddAttribute(StunAttributeType.Data, [1, 2, 3]);
+        });
+        Assert.NotNull(await ReceiveFromAsync(peer, wait));
+        await peer.SendToAsync(new byte[] { 4, 5, 6 }, relayed.ToIPEndPoint());
+        Assert.NotNull(await client.ReceiveAsync(wait));
+        Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Refresh)));
+    }
 }

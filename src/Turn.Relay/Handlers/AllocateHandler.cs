@@ -45,15 +45,16 @@ internal sealed class AllocateHandler
                 : responses.WriteError(response, header, StunErrorCode.AllocationMismatch, key);
         }
 
-        // A draining server makes no new allocation: RFC 8489 §10 300 to an alternate server when one is configured
-        // (ALTERNATE-DOMAIN too over TLS and DTLS, §14.16), else 508 so the client tries another server. A front server
-        // (RedirectAllAllocations) sends every client on to the alternates (RFC 8656 §7.2 item 11).
+        // A draining server makes no new allocation: RFC 8489 §10 300 to an alternate server when one is known
+        // (ALTERNATE-DOMAIN too over TLS and DTLS, §14.16), else 508 so the client tries another server. A full server
+        // (at its total quota) sends the client to an alternate the same way, else refuses it at item 10 below. A front
+        // server (RedirectAllAllocations) sends every client on to the alternates (RFC 8656 §7.2 item 11). In a cluster
+        // the alternate is the least loaded other node of the region (IClusterAlternates), else a configured one.
         // Only alternates of the client's family are offered (RFC 8489 §10, §14.15); with none, 508 while draining, and a
-        // front server then makes the allocation itself.
-        if (_context.Draining || _context.Options.RedirectAllAllocations)
+        // front or full server then goes on as if it had none.
+        if (_context.Draining || _context.Options.RedirectAllAllocations || _context.IsFull)
         {
-            TransportAddress alternate = default;
-            bool hasAlternate = _context.Options.AlternateServers.Count > 0 && _context.TryNextAlternateServer(tuple.Client.Family, out alternate);
+            bool hasAlternate = _context.TryAlternateServer(tuple, out TransportAddress alternate);
             if (_context.Draining)
             {
                 _context.Counters.CountDrainRejection();

@@ -64,6 +64,32 @@ internal sealed class TurnContext
     private volatile bool _draining;
     private volatile ICallQualityObserver? _callQuality;
     private volatile IRevocationList? _revocations;
+    private volatile IClusterAlternates? _clusterAlternates;
+
+    /// <summary>The other nodes of a cluster that take new allocations; null: not clustered.</summary>
+    public IClusterAlternates? ClusterAlternates
+    {
+        get => _clusterAlternates;
+        set => _clusterAlternates = value;
+    }
+
+    /// <summary>Whether the node is at its total quota (<see cref="TurnEngineOptions.TotalQuota"/>): full.</summary>
+    public bool IsFull => Options.TotalQuota > 0 && Allocations.Count >= Options.TotalQuota;
+
+    /// <summary>
+    /// Where to send a client this node makes no allocation for: the least loaded other node of the cluster that serves
+    /// the client's transport and family, else the next configured alternate server of the client's family.
+    /// </summary>
+    public bool TryAlternateServer(in FiveTuple tuple, out TransportAddress alternate)
+    {
+        if (_clusterAlternates is { } cluster && cluster.TryPick(tuple.Protocol, tuple.Client.Family, out alternate))
+        {
+            return true;
+        }
+
+        alternate = default;
+        return Options.AlternateServers.Count > 0 && TryNextAlternateServer(tuple.Client.Family, out alternate);
+    }
 
     /// <summary>Revoked usernames (a cluster's); null: nothing is ever revoked.</summary>
     public IRevocationList? Revocations

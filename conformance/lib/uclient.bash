@@ -91,9 +91,14 @@ def refused_probe(i):
 # a new port ("trying allocate again 437"). A 437 followed by that retry is not a failure; the totals below still are.
 def port_reuse_437(i):
     return "error 437" in lines[i] and i + 1 < len(lines) and "trying allocate again 437" in lines[i + 1]
+# With UCLIENT_REDIRECTED=1 (a cluster script), the probe allocation may be sent on with 300 Try Alternate, which
+# uclient follows: its real allocations go to the ALTERNATE-SERVER. That line is not a failure there.
+import os
+def redirect_300(i):
+    return os.environ.get("UCLIENT_REDIRECTED") == "1" and re.search(r"error 300 \(Try Alternate\)", lines[i]) is not None
 errors = [l.split(": : ", 1)[-1] for i, l in enumerate(lines)
           if re.search(r"error|ERROR|Cannot|cannot|!!!", l) and "alert protocol version" not in l and not refused_probe(i)
-          and not port_reuse_437(i)]
+          and not port_reuse_437(i) and not redirect_300(i)]
 if errors:
     problems.append("client reported: " + "; ".join(dict.fromkeys(errors)))
 msgs = last(r"start_mclient: tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$")

@@ -13,7 +13,9 @@ namespace Turn.Cluster.Redis;
 /// them, which <see cref="AllocationsElsewhere"/> answers from memory on every Allocate;</item>
 /// <item>the registry: its <see cref="NodeReport"/> (addresses, allocations, capacity, bit rate, CPU, draining) goes to the
 /// hash <c>turn:{region}:node:{node}</c> under the same lease; the others' are read into <see cref="Directory"/>, which a
-/// full or draining node picks an alternate server from.</item>
+/// full or draining node picks an alternate server from;</item>
+/// <item>the nonce key, <c>turn:{region}:nonce-key</c>: made by the first node that finds none, then used by every node
+/// to issue and check nonces (<see cref="NonceKeyChanged"/>), so a nonce one node gave a client is good on the others.</item>
 /// </list>
 /// Fails open: with Redis unreachable (at start or later) the node keeps relaying and authenticating, and quotas count
 /// its own allocations only, as a single node does; it reconnects by itself, and the view heals on the next heartbeat.
@@ -31,6 +33,8 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
     private Dictionary<string, int> _elsewhere = new(StringComparer.Ordinal);
     private HashSet<string> _revoked = new(StringComparer.Ordinal);
     private readonly RedisKey _revokedKey;
+    private readonly RedisKey _nonceKey;
+    private byte[] _lastNonceKey = [];
     private readonly RedisChannel _revocationChannel;
     private bool _subscribed;
     private ConnectionMultiplexer? _redis;
@@ -53,6 +57,7 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
         _ownKey = UsersKey(options.NodeId);
         _ownNodeKey = NodeKey(options.NodeId);
         _revokedKey = RevokedKey(options.Region);
+        _nonceKey = $"turn:{options.Region}:nonce-key";
         _revocationChannel = RevocationChannel(options.Region);
     }
 
@@ -61,6 +66,9 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
     /// on this node as it was made).
     /// </summary>
     public Action<string>? EndAllocations { get; set; }
+
+    /// <summary>Told the region's shared nonce key when this node first reads it, and whenever it changes (e.g. deleted to rotate it).</summary>
+    public Action<byte[]>? NonceKeyChanged { get; set; }
 
     public bool IsRevoked(string username) => Turn.Relay.RevokedNames.Matches(Volatile.Read(ref _revoked), username);
 
@@ -308,10 +316,35 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
         Volatile.Write(ref _elsewhere, elsewhere);
         Directory.Update(others);
 
+        await AdoptNonceKeyAsync(db).ConfigureAwait(false);
+
         // Revocations made while this node was away from Redis (or whose announcement it missed).
         RedisValue[] revoked = await db.SetMembersAsync(_revokedKey).ConfigureAwait(false);
         Volatile.Write(ref _revoked, new HashSet<string>(revoked.Select(r => r.ToString()), StringComparer.Ordinal));
         return true;
+    }
+
+    /// <summary>Reads the region's nonce key, making one (32 random bytes) when there is none, and hands it on when it is new.</summary>
+    private async Task AdoptNonceKeyAsync(IDatabase db)
+    {
+        if (NonceKeyChanged is not { } adopt)
+        {
+            return;
+        }
+
+        byte[]? key = await db.StringGetAsync(_nonceKey).ConfigureAwait(false);
+        if (key is null)
+        {
+            // Only the first node to get here makes it; the others read what it made.
+            await db.StringSetAsync(_nonceKey, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32), when: When.NotExists).ConfigureAwait(false);
+            key = await db.StringGetAsync(_nonceKey).ConfigureAwait(false);
+        }
+
+        if (key is { Length: >= 16 } && !key.AsSpan().SequenceEqual(_lastNonceKey))
+        {
+            _lastNonceKey = key;
+            adopt(key);
+        }
     }
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Information, Message = "Cluster: node {Node} of region {Region} connected to Redis")]

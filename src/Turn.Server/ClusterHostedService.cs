@@ -11,7 +11,7 @@ namespace Turn.Server;
 /// so the first Allocate already counts the other nodes (once Redis answers), stopped after them.
 /// </summary>
 public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, AllocationTable allocations, Turn.Relay.StunMessageProcessor processor,
-    ServerMetrics metrics, NodeReporter reporter, ILoggerFactory loggers)
+    ServerMetrics metrics, NodeReporter reporter, Turn.Relay.Auth.LongTermAuthenticator authenticator, ILoggerFactory loggers)
     : IHostedService, IAsyncDisposable
 {
     /// <summary>How often the node publishes its counts and reads the others'.</summary>
@@ -44,6 +44,7 @@ public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, Al
             var one = new HashSet<string>(StringComparer.Ordinal) { user };
             allocations.RemoveWhere(name => Turn.Relay.RevokedNames.Matches(one, name), AllocationEndReason.Revoked);
         };
+        _state.NonceKeyChanged = key => authenticator.Nonces.UseKey(key);
         _state.Start();
         return Task.CompletedTask;
     }

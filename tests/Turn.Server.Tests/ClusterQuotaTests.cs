@@ -111,6 +111,27 @@ public sealed class ClusterQuotaTests
         Assert.Null(await AllocateAsync(a, clients));
     }
 
+    /// <summary>
+    /// The nodes share their nonce key through Redis: a client that was given a nonce by one node (RFC 8489 §9.2) and
+    /// then meets another from the same address and port is accepted there at once, not sent round another 438.
+    /// </summary>
+    [Fact]
+    public async Task A_nonce_given_by_one_node_is_accepted_by_the_others()
+    {
+        await using TestCluster cluster = await TestCluster.StartAsync([], "node-a", "node-b");
+        var (a, b) = (cluster.Nodes[0], cluster.Nodes[1]);
+        var client = new TurnTestClient(a.V4, RelayServerFixture.User, RelayServerFixture.Password);
+        cluster.Clients.Add(client);
+        Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
+
+        // The same socket, now talking to node b, signs with node a's nonce.
+        await client.Socket.ConnectAsync(b.V4);
+        byte[] answer = await client.RequestOnceAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
+        Assert.Null(TurnTestClient.ErrorCode(answer));
+        Assert.Equal(1, b.Counters.AllocationsCreated);
+        Assert.Equal(0, b.Counters.ErrorResponsesWithCode(StunErrorCode.StaleNonce));
+    }
+
     /// <summary>turn-server revoke: revokes and restores through Redis (exit 0), 1 when Redis is unreachable, 2 on bad arguments.</summary>
     [Fact]
     public async Task Revoke_command_revokes_and_restores_through_redis()

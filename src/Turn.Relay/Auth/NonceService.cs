@@ -38,7 +38,9 @@ public sealed class NonceService
     private static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(365);
 
     private readonly TimeProvider _time;
-    private readonly byte[] _key;
+    // [0] issues and validates; [1], when there, the key before the last UseKey, still accepted so nonces already handed
+    // out stay valid. Swapped whole.
+    private volatile byte[][] _keys;
     private readonly uint _lifetimeSeconds;
 
     // The four cookies a nonce of ours can start with, indexed by the two feature bits.
@@ -66,7 +68,7 @@ public sealed class NonceService
             throw new ArgumentException($"NonceSecret must be at least {MinimumKeyLength} bytes.", nameof(key));
         }
 
-        _key = key.ToArray();
+        _keys = [key.ToArray()];
         _lifetimeSeconds = (uint)lifetime.TotalSeconds;
         Lifetime = TimeSpan.FromSeconds(_lifetimeSeconds);
         _cookies = new byte[4][];
@@ -77,6 +79,25 @@ public sealed class NonceService
     }
 
     public TimeSpan Lifetime { get; }
+
+    /// <summary>
+    /// Issues nonces under <paramref name="key"/> from now on (a key shared by the nodes of a cluster, so a client that
+    /// meets another node keeps its nonce). Nonces issued under the key before stay valid until they expire or the key
+    /// changes again; the same key again changes nothing.
+    /// </summary>
+    public void UseKey(ReadOnlySpan<byte> key)
+    {
+        if (key.Length < MinimumKeyLength)
+        {
+            throw new ArgumentException($"A nonce key must be at least {MinimumKeyLength} bytes.", nameof(key));
+        }
+
+        byte[][] keys = _keys;
+        if (!key.SequenceEqual(keys[0]))
+        {
+            _keys = [key.ToArray(), keys[0]];
+        }
+    }
 
     /// <summary>Builds a service from options: lifetime and, when set, the shared NonceSecret.</summary>
     public static NonceService Create(LongTermAuthOptions options, TimeProvider timeProvider)
@@ -102,7 +123,7 @@ public sealed class NonceService
         Span<byte> payload = stackalloc byte[PayloadLength];
         BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)expiry);
         RandomNumberGenerator.Fill(payload.Slice(ExpiryLength, SaltLength));
-        ComputeMac(cookie, payload[..(ExpiryLength + SaltLength)], client, payload[(ExpiryLength + SaltLength)..]);
+        ComputeMac(_keys[0], cookie, payload[..(ExpiryLength + SaltLength)], client, payload[(ExpiryLength + SaltLength)..]);
 
         cookie.CopyTo(destination);
         Base64Url.EncodeToUtf8(payload, destination[NonceCookie.Length..], out _, out int written);
@@ -136,8 +157,15 @@ public sealed class NonceService
         }
 
         Span<byte> mac = stackalloc byte[MacLength];
-        ComputeMac(nonce[..NonceCookie.Length], payload[..(ExpiryLength + SaltLength)], client, mac);
-        if (!CryptographicOperations.FixedTimeEquals(mac, payload[(ExpiryLength + SaltLength)..]))
+        byte[][] keys = _keys;
+        bool matched = false;
+        for (int i = 0; i < keys.Length && !matched; i++)
+        {
+            ComputeMac(keys[i], nonce[..NonceCookie.Length], payload[..(ExpiryLength + SaltLength)], client, mac);
+            matched = CryptographicOperations.FixedTimeEquals(mac, payload[(ExpiryLength + SaltLength)..]);
+        }
+
+        if (!matched)
         {
             return NonceValidation.Invalid;
         }
@@ -148,7 +176,7 @@ public sealed class NonceService
 
     private long NowUnixSeconds() => _time.GetUtcNow().ToUnixTimeSeconds();
 
-    private void ComputeMac(ReadOnlySpan<byte> cookie, ReadOnlySpan<byte> expiryAndSalt, TransportAddress client, Span<byte> mac)
+    private static void ComputeMac(byte[] key, ReadOnlySpan<byte> cookie, ReadOnlySpan<byte> expiryAndSalt, TransportAddress client, Span<byte> mac)
     {
         Span<byte> input = stackalloc byte[MaxMacInputLength];
         cookie.CopyTo(input);
@@ -161,7 +189,7 @@ public sealed class NonceService
         length += 2;
 
         Span<byte> full = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(_key, input[..length], full);
+        HMACSHA256.HashData(key, input[..length], full);
         full[..MacLength].CopyTo(mac);
     }
 }

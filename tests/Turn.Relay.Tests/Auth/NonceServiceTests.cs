@@ -95,6 +95,35 @@ public class NonceServiceTests
         Assert.Equal(NonceValidation.Invalid, Service().Validate(Encoding.ASCII.GetBytes(nonce), ClientA));
     }
 
+    /// <summary>
+    /// A cluster's shared key (UseKey): services that adopt the same key accept each other's nonces; a nonce issued
+    /// under the key before stays valid until the key changes again; the same key twice changes nothing.
+    /// </summary>
+    [Fact]
+    public void Services_sharing_a_key_accept_each_others_nonces_and_the_previous_key_stays_valid_once()
+    {
+        NonceService first = Service();
+        NonceService second = Service();
+        byte[] own = Encoding.ASCII.GetBytes(first.Issue(SecurityFeatures.PasswordAlgorithms, ClientA));
+        Assert.Equal(NonceValidation.Invalid, second.Validate(own, ClientA));
+
+        byte[] shared = [.. Enumerable.Range(1, 32).Select(i => (byte)i)];
+        first.UseKey(shared);
+        second.UseKey(shared);
+        first.UseKey(shared);
+        byte[] fromFirst = Encoding.ASCII.GetBytes(first.Issue(SecurityFeatures.PasswordAlgorithms, ClientA));
+        Assert.Equal(NonceValidation.Valid, second.Validate(fromFirst, ClientA));
+        Assert.Equal(NonceValidation.Invalid, second.Validate(fromFirst, ClientB));
+        Assert.Equal(NonceValidation.Valid, first.Validate(own, ClientA));
+        Assert.Equal(NonceValidation.Invalid, second.Validate(own, ClientA));
+
+        byte[] rotated = [.. Enumerable.Range(100, 32).Select(i => (byte)i)];
+        first.UseKey(rotated);
+        Assert.Equal(NonceValidation.Valid, first.Validate(fromFirst, ClientA));
+        Assert.Equal(NonceValidation.Invalid, first.Validate(own, ClientA));
+        Assert.Throws<ArgumentException>(() => first.UseKey(new byte[8]));
+    }
+
     /// <summary>Issuing and validating allocate nothing once warm (Validate runs on every authenticated request).</summary>
     [Fact]
     public void Issue_and_validate_allocate_nothing_once_warm()

@@ -7,7 +7,7 @@ namespace Turn.Cluster.Redis;
 /// <summary>
 /// A node's share of the cluster state in Redis, refreshed in the background every <see cref="RedisClusterOptions.Heartbeat"/>:
 /// <list type="bullet">
-/// <item>its allocations per username go to the hash <c>turn:{region}:users:{node}</c>, which expires after the lease, so a
+/// <item>with a per-user quota set, its allocations per username go to the hash <c>turn:{region}:users:{node}</c>, which expires after the lease, so a
 /// node that dies stops counting once its lease runs out (no leaked quota);</item>
 /// <item>it reads the same hash of every other node of the region (listed in the set <c>turn:{region}:nodes</c>) and sums
 /// them, which <see cref="AllocationsElsewhere"/> answers from memory on every Allocate;</item>
@@ -23,7 +23,7 @@ namespace Turn.Cluster.Redis;
 public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Relay.IRevocationList, IAsyncDisposable
 {
     private readonly RedisClusterOptions _options;
-    private readonly Func<Dictionary<string, int>> _localCounts;
+    private readonly Func<Dictionary<string, int>?> _localCounts;
     private readonly Func<NodeReport> _report;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
@@ -43,10 +43,13 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
     private long _heartbeats;
 
     /// <param name="options">Where the state lives and how this node takes part.</param>
-    /// <param name="localCounts">This node's allocations per username (see <see cref="AllocationTable.CountsByUser"/>).</param>
+    /// <param name="localCounts">
+    /// This node's allocations per username (see <see cref="AllocationTable.CountsByUser"/>); null while no per-user quota
+    /// is set, when the counts are neither published nor read.
+    /// </param>
     /// <param name="report">This node's registry entry, taken at every heartbeat.</param>
     /// <param name="logger">Where connection changes are told.</param>
-    public RedisClusterState(RedisClusterOptions options, Func<Dictionary<string, int>> localCounts, Func<NodeReport> report, ILogger logger)
+    public RedisClusterState(RedisClusterOptions options, Func<Dictionary<string, int>?> localCounts, Func<NodeReport> report, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
@@ -267,9 +270,9 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
         }
 
         IDatabase db = redis.GetDatabase();
-        Dictionary<string, int> own = _localCounts();
+        Dictionary<string, int>? own = _localCounts();
         NodeReport report = _report();
-        HashEntry[] entries = [.. own.Where(e => e.Value > 0).Select(e => new HashEntry(e.Key, e.Value))];
+        HashEntry[] entries = own is null ? [] : [.. own.Where(e => e.Value > 0).Select(e => new HashEntry(e.Key, e.Value))];
         ITransaction publish = db.CreateTransaction();
         _ = publish.KeyDeleteAsync([_ownKey, _ownNodeKey]);
         if (entries.Length > 0)
@@ -288,7 +291,7 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
         // Every other node's registry entry and counts, asked for at once (one round trip, pipelined).
         string[] ids = [.. (await db.SetMembersAsync(_nodesKey).ConfigureAwait(false)).Select(n => n.ToString()).Where(id => id != _options.NodeId)];
         Task<HashEntry[]>[] nodes = [.. ids.Select(id => db.HashGetAllAsync(NodeKey(id)))];
-        Task<HashEntry[]>[] counts = [.. ids.Select(id => db.HashGetAllAsync(UsersKey(id)))];
+        Task<HashEntry[]>[] counts = own is null ? [] : [.. ids.Select(id => db.HashGetAllAsync(UsersKey(id)))];
         await Task.WhenAll(nodes.Concat(counts)).ConfigureAwait(false);
 
         var elsewhere = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -303,7 +306,7 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
             }
 
             others.Add(node);
-            foreach (HashEntry entry in counts[i].Result)
+            foreach (HashEntry entry in counts.Length > 0 ? counts[i].Result : [])
             {
                 if (entry.Value.TryParse(out int count) && count > 0)
                 {

@@ -78,6 +78,9 @@ public sealed class StunMessageProcessor : IPeerDataHandler
         }
     }
 
+    /// <summary>The per-user quota in force (0: none).</summary>
+    public int UserQuota => _context?.Options.UserQuota ?? 0;
+
     /// <summary>The total quota in force (0: none): a node's capacity as the cluster registry tells it.</summary>
     public int TotalQuota => _context?.Options.TotalQuota ?? 0;
 

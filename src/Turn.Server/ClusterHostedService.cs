@@ -32,7 +32,7 @@ public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, Al
 
         _state = new RedisClusterState(
             new RedisClusterOptions(o.Redis, o.EffectiveNodeId, o.Region, TimeSpan.FromSeconds(o.ClusterLeaseSeconds), Heartbeat),
-            allocations.CountsByUser, reporter.Report, loggers.CreateLogger<RedisClusterState>());
+            () => processor.UserQuota > 0 ? allocations.CountsByUser() : null, reporter.Report, loggers.CreateLogger<RedisClusterState>());
         allocations.Cluster = _state;
         processor.Revocations = _state;
         processor.ClusterAlternates = _state.Directory;

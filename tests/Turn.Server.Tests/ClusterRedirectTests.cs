@@ -138,6 +138,16 @@ public sealed class ClusterRedirectTests
         Assert.Contains(b.V4.ToString(), nodeB.GetProperty("addresses").GetProperty("udp").EnumerateArray().Select(e => e.GetString()));
         Assert.Contains(b.V6.ToString(), nodeB.GetProperty("addresses").GetProperty("udp").EnumerateArray().Select(e => e.GetString()));
 
+        // What Redis holds: b's registry entry under its lease; no per-user counts, as no node has a per-user quota.
+        await using (StackExchange.Redis.ConnectionMultiplexer redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration))
+        {
+            StackExchange.Redis.IDatabase db = redis.GetDatabase();
+            Assert.Equal("1", (await db.HashGetAsync("turn:test-region:node:node-b", "allocations")).ToString());
+            TimeSpan? lease = await db.KeyTimeToLiveAsync("turn:test-region:node:node-b");
+            Assert.True(lease is { TotalSeconds: > 0 and <= 3 }, $"node b's entry has no lease ({lease})");
+            Assert.False(await db.KeyExistsAsync("turn:test-region:users:node-b"));
+        }
+
         // A node without --redis has no cluster to show.
         await using var alone = new ConfiguredRelayServer([]);
         await alone.InitializeAsync();

@@ -63,11 +63,12 @@ public sealed partial class ConfigurationReloader(ConfigurationInputs inputs, Re
         {
             if (!TryRead(out IConfigurationRoot? configuration, out TurnServerOptions? next, out IReadOnlyList<string> failures))
             {
-                Interlocked.Increment(ref _rejected);
                 foreach (string failure in failures)
                 {
                     ReloadRefused(logger, trigger, failure);
                 }
+
+                Interlocked.Increment(ref _rejected);
 
                 return false;
             }
@@ -85,8 +86,9 @@ public sealed partial class ConfigurationReloader(ConfigurationInputs inputs, Re
             processor.Reconfigure(TurnServerHost.CreateEngineOptions(next!, ports), TurnServerHost.CreatePeerPolicy(next!, ports));
             overlay.Set(LoggingValues(configuration!));
             _current = next!;
-            Interlocked.Increment(ref _applied);
+            // Logged before it is counted: whoever sees the count sees the event too.
             Reloaded(logger, trigger, next!.Users.Count, next.StaticAuthSecrets.Count);
+            Interlocked.Increment(ref _applied);
             return true;
         }
     }

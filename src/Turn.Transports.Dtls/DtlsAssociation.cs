@@ -45,7 +45,6 @@ internal sealed class DtlsAssociation : DatagramTransport, IClientTransport, ICl
     private volatile DtlsTransport? _dtls;
     private volatile bool _closed;
     private volatile bool _stopping;
-    private volatile int _minimumCiphertext;
 
     /// <param name="clientRandom">The random of the ClientHello that opens this association.</param>
     /// <param name="predecessor">
@@ -86,10 +85,10 @@ internal sealed class DtlsAssociation : DatagramTransport, IClientTransport, ICl
     /// <summary>A datagram from the client (copied); dropped when the thread is that far behind or the association is closed.</summary>
     public void Deliver(ReadOnlySpan<byte> datagram)
     {
-        int minimumCiphertext = _minimumCiphertext;
+        bool wellFormed = DtlsRecords.AreWellFormed(datagram, _server.MinimumCiphertextLength, IsEstablished);
         lock (_sync)
         {
-            if (_closed || _inbound.Count >= MaxQueuedDatagrams || (minimumCiphertext > 0 && !DtlsRecords.AreWellFormed(datagram, minimumCiphertext)))
+            if (_closed || _inbound.Count >= MaxQueuedDatagrams || !wellFormed)
             {
                 _context.Counters.CountDatagramDropped();
                 return;
@@ -222,7 +221,6 @@ internal sealed class DtlsAssociation : DatagramTransport, IClientTransport, ICl
 
             dtls = new DtlsServerProtocol().Accept(_server, this, _request);
             _dtls = dtls;
-            _minimumCiphertext = _server.MinimumCiphertextLength;
             _context.Counters.CountAssociationOpened();
             DtlsLog.AssociationOpened(_context.Logger, RemoteEndPoint);
             reason = Serve(dtls);

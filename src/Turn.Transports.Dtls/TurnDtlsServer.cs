@@ -44,11 +44,21 @@ internal sealed class TurnDtlsServer : DefaultTlsServer
     public override int GetHandshakeTimeoutMillis() => _handshakeTimeoutMillis;
 
     /// <summary>
-    /// Once the handshake is done: the smallest encrypted record the negotiated cipher can produce (an empty plaintext):
-    /// the 16-byte tag, and for AES-GCM the 8-byte explicit nonce before it (RFC 5288 §3; RFC 7905 has none).
+    /// Once the cipher suite is chosen (0 before): the smallest encrypted record the negotiated cipher can produce (an
+    /// empty plaintext): the 16-byte tag, and for AES-GCM the 8-byte explicit nonce before it (RFC 5288 §3; RFC 7905 has
+    /// none). Read by the listener's thread while the handshake goes on, so a forged short record is dropped from the
+    /// moment the client could send encrypted records, not only once the handshake is over.
     /// </summary>
-    public int MinimumCiphertextLength =>
-        TlsUtilities.GetEncryptionAlgorithm(m_context.SecurityParameters.CipherSuite) == EncryptionAlgorithm.CHACHA20_POLY1305 ? 16 : 24;
+    public int MinimumCiphertextLength => _minimumCiphertext;
+
+    private volatile int _minimumCiphertext;
+
+    public override int GetSelectedCipherSuite()
+    {
+        int suite = base.GetSelectedCipherSuite();
+        _minimumCiphertext = TlsUtilities.GetEncryptionAlgorithm(suite) == EncryptionAlgorithm.CHACHA20_POLY1305 ? 16 : 24;
+        return suite;
+    }
 
     protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.DTLSv12.Only();
 

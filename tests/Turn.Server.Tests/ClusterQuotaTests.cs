@@ -35,21 +35,58 @@ public sealed class ClusterQuotaTests
     [Fact]
     public async Task User_quota_counts_allocations_on_every_node_and_a_stopped_node_gives_its_share_back()
     {
-        await using TestCluster cluster = await TestCluster.StartAsync(["--user-quota", "2"], "node-a", "node-b");
-        var (a, b, clients) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Clients);
-        Assert.Null(await AllocateAsync(a, clients));
-        Assert.Null(await AllocateAsync(b, clients));
+        await using TestCluster cluster = await TestCluster.StartAsync(["--user-quota", "3"], "node-a", "node-b", "node-c");
+        List<TurnTestClient> clients = cluster.Clients;
+        foreach (ConfiguredRelayServer node in cluster.Nodes)
+        {
+            Assert.Null(await AllocateAsync(node, clients));
+        }
 
-        // Node a learns of b's allocation at its next heartbeat; then alice is at her quota of 2 everywhere.
-        await Eventually.WaitForAsync(() => State(a).AllocationsElsewhere(RelayServerFixture.User) == 1, "node a never saw node b's allocation", Settle);
+        // Each node learns of the others' allocations at its next heartbeat; then alice is at her quota of 3 everywhere.
+        foreach (ConfiguredRelayServer node in cluster.Nodes)
+        {
+            await Eventually.WaitForAsync(() => State(node).AllocationsElsewhere(RelayServerFixture.User) == 2,
+                $"{TestCluster.NodeId(node)} never saw the other nodes' allocations", Settle);
+            Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(node, clients));
+        }
+
+        // Node c stops: its share goes with it, and alice may allocate once more on a.
+        ConfiguredRelayServer a = cluster.Nodes[0];
+        await cluster.Nodes[2].DisposeAsync();
+        await Eventually.WaitForAsync(() => State(a).AllocationsElsewhere(RelayServerFixture.User) == 1, "node c's share outlived it", Settle);
+        Assert.Null(await AllocateAsync(a, clients));
         Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(a, clients));
-        await Eventually.WaitForAsync(() => State(b).AllocationsElsewhere(RelayServerFixture.User) == 1, "node b never saw node a's allocation", Settle);
-        Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(b, clients));
+    }
 
-        // Node b stops: its share goes with it, and alice may allocate on a again.
-        await b.DisposeAsync();
-        await Eventually.WaitForAsync(() => State(a).AllocationsElsewhere(RelayServerFixture.User) == 0, "node b's share outlived it", Settle);
-        Assert.Null(await AllocateAsync(a, clients));
+    /// <summary>
+    /// Redis unreachable when a node starts: it starts anyway and serves on its own limits, the gauge says so, and it
+    /// joins the cluster by itself once Redis is there, without a restart.
+    /// </summary>
+    [Fact]
+    public async Task A_node_started_without_redis_serves_alone_and_joins_when_redis_comes()
+    {
+        int port = ServerProcess.FreePort();
+        await using var node = new ConfiguredRelayServer(["--redis", $"127.0.0.1:{port}", "--node-id", "late", "--region", "test-region",
+            "--user-quota", "1"]);
+        await node.InitializeAsync();
+        var clients = new List<TurnTestClient>();
+        try
+        {
+            await Eventually.WaitForAsync(async () => await ConnectedGaugeAsync(node) == "turn_cluster_redis_connected 0",
+                "the gauge never said Redis was unreachable", Settle);
+            Assert.Null(await AllocateAsync(node, clients));
+            Assert.Equal(StunErrorCode.AllocationQuotaReached, await AllocateAsync(node, clients));
+
+            using RedisServer redis = await RedisServer.StartAsync(port);
+            await Eventually.WaitForAsync(() => State(node).IsConnected, "the node did not join when Redis came", Settle);
+            Assert.Equal("turn_cluster_redis_connected 1", await ConnectedGaugeAsync(node));
+            Assert.Equal(1, node.Counters.AllocationsCreated);
+            await node.DisposeAsync();
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
     }
 
     [Fact]
@@ -84,31 +121,40 @@ public sealed class ClusterQuotaTests
     }
 
     /// <summary>
-    /// A revocation made on one node (POST /revoke, live allocations ended) reaches the other within a second: new
-    /// Allocate and Refresh requests get 403 there and its live allocation ends; POST /restore lifts it everywhere.
+    /// A revocation made on one node (POST /revoke, live allocations ended) reaches the two others within a second: new
+    /// Allocate and Refresh requests get 403 there and their live allocations end; POST /restore lifts it everywhere.
     /// </summary>
     [Fact]
     public async Task Revocation_reaches_every_node_within_a_second_and_ends_live_allocations()
     {
-        await using TestCluster cluster = await TestCluster.StartAsync(["--user-quota", "2"], "node-a", "node-b");
-        var (a, b, clients) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Clients);
+        await using TestCluster cluster = await TestCluster.StartAsync(["--user-quota", "2"], "node-a", "node-b", "node-c");
+        var (a, b, c, clients) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Nodes[2], cluster.Clients);
         Assert.Null(await AllocateAsync(b, clients));
         TurnTestClient onB = clients[^1];
+        Assert.Null(await AllocateAsync(c, clients));
         Assert.Equal(1, b.Counters.AllocationsCreated);
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
         Assert.Equal(System.Net.HttpStatusCode.OK, await AdminPostAsync(a, $"/revoke?user={RelayServerFixture.User}&end=true"));
-        await Eventually.WaitForAsync(() => State(b).IsRevoked(RelayServerFixture.User) && b.Services
-            .GetRequiredService<Turn.Relay.Allocations.AllocationTable>().Count == 0, "node b did not apply the revocation", TimeSpan.FromSeconds(5));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the revocation took {watch.Elapsed.TotalMilliseconds:F0} ms to reach node b");
+        foreach (ConfiguredRelayServer node in new[] { b, c })
+        {
+            await Eventually.WaitForAsync(() => State(node).IsRevoked(RelayServerFixture.User) && node.Services
+                .GetRequiredService<Turn.Relay.Allocations.AllocationTable>().Count == 0, $"{TestCluster.NodeId(node)} did not apply the revocation",
+                TimeSpan.FromSeconds(5));
+        }
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the revocation took {watch.Elapsed.TotalMilliseconds:F0} ms to reach nodes b and c");
         Assert.Equal(StunErrorCode.Forbidden, await AllocateAsync(b, clients));
+        Assert.Equal(StunErrorCode.Forbidden, await AllocateAsync(c, clients));
         Assert.Equal(StunErrorCode.Forbidden, await AllocateAsync(a, clients));
         byte[] refresh = await onB.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(600));
         Assert.NotNull(TurnTestClient.ErrorCode(refresh));
 
         Assert.Equal(System.Net.HttpStatusCode.OK, await AdminPostAsync(b, $"/restore?user={RelayServerFixture.User}"));
-        await Eventually.WaitForAsync(() => !State(a).IsRevoked(RelayServerFixture.User), "node a did not lift the revocation", Settle);
+        await Eventually.WaitForAsync(() => !State(a).IsRevoked(RelayServerFixture.User) && !State(c).IsRevoked(RelayServerFixture.User),
+            "nodes a and c did not lift the revocation", Settle);
         Assert.Null(await AllocateAsync(a, clients));
+        Assert.Null(await AllocateAsync(c, clients));
     }
 
     /// <summary>

@@ -189,6 +189,48 @@ public sealed class DtlsRelayEndToEndTests(RelayServerFixture server) : IClassFi
     }
 
     /// <summary>
+    /// RFC 6347 §4.1.2.7 on an established association: unencrypted (epoch 0) records that the client's handshake would
+    /// never send again (an alert, application data, a Finished or a ServerHello in clear, handshake fragments whose
+    /// header does not hold together) are dropped before the DTLS stack sees them, so no one who knows the client's
+    /// address can end its association with them; the association keeps answering.
+    /// </summary>
+    [Fact]
+    public async Task Rfc6347_S4_1_2_7_unencrypted_records_on_an_established_association_are_dropped()
+    {
+        DtlsCounters counters = CountersOf(server);
+        var (client, link) = await ConnectAsync(server);
+        using (client)
+        {
+            Assert.NotNull(TurnTestClient.XorAddress(await client.RequestAsync(StunMethod.Binding), StunAttributeType.XorMappedAddress));
+            static byte[] Record(byte type, byte sequence, params byte[] body) =>
+                [type, 0xFE, 0xFD, 0, 0, 0, 0, 0, 0, 0, sequence, (byte)(body.Length >> 8), (byte)body.Length, .. body];
+            static byte[] Handshake(byte messageType, int length, int offset, int fragmentLength, int bodyLength) =>
+                [messageType, (byte)(length >> 16), (byte)(length >> 8), (byte)length, 0, 9, (byte)(offset >> 16), (byte)(offset >> 8), (byte)offset,
+                 (byte)(fragmentLength >> 16), (byte)(fragmentLength >> 8), (byte)fragmentLength, .. new byte[bodyLength]];
+            byte[][] records =
+            [
+                Record(21, 90, 2, 40), // a fatal handshake_failure alert in clear
+                Record(21, 91, 1, 0), // close_notify in clear
+                Record(23, 92, 1, 2, 3, 4), // application data in clear
+                Record(22, 93, Handshake(20, 12, 0, 12, 12)), // Finished in clear
+                Record(22, 94, Handshake(2, 38, 0, 38, 38)), // ServerHello, from the wrong side
+                Record(22, 95, Handshake(16, 66, 0, 200, 66)), // a ClientKeyExchange whose fragment length lies
+                Record(22, 96, Handshake(16, 10, 8, 4, 4)), // a fragment beyond the end of its message
+                Record(20, 97, 2), // change_cipher_spec of the wrong value
+            ];
+            long dropped = counters.DatagramsDropped;
+            foreach (byte[] record in records)
+            {
+                await link.Socket.SendAsync(record);
+            }
+
+            await Eventually.WaitForAsync(() => counters.DatagramsDropped >= dropped + records.Length, "the records were not dropped");
+            Assert.NotNull(TurnTestClient.XorAddress(await client.RequestAsync(StunMethod.Binding), StunAttributeType.XorMappedAddress));
+            Assert.Equal(1, counters.ActiveAssociations);
+        }
+    }
+
+    /// <summary>
     /// A client that gets past the cookie exchange and then stalls in the handshake holds its association only until the
     /// handshake timeout (--tls-handshake-timeout).
     /// </summary>

@@ -32,7 +32,9 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
     private readonly RedisKey _ownNodeKey;
     private Dictionary<string, int> _elsewhere = new(StringComparer.Ordinal);
     private HashSet<string> _revoked = new(StringComparer.Ordinal);
+    private HashSet<string> _revokedSecrets = new(StringComparer.Ordinal);
     private readonly RedisKey _revokedKey;
+    private readonly RedisKey _revokedSecretsKey;
     private readonly RedisKey _nonceKey;
     private byte[] _lastNonceKey = [];
     private readonly RedisChannel _revocationChannel;
@@ -60,6 +62,7 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
         _ownKey = UsersKey(options.NodeId);
         _ownNodeKey = NodeKey(options.NodeId);
         _revokedKey = RevokedKey(options.Region);
+        _revokedSecretsKey = RevokedKey(options.Region, RevocationTarget.Secret);
         _nonceKey = $"turn:{options.Region}:nonce-key";
         _revocationChannel = RevocationChannel(options.Region);
     }
@@ -76,48 +79,52 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
     public bool IsRevoked(string username) => Turn.Relay.RevokedNames.Matches(Volatile.Read(ref _revoked), username);
 
     /// <summary>
-    /// Revokes <paramref name="username"/> (a long-term username, or the user id of TURN REST usernames) on every node of
-    /// the region: kept in the set <c>turn:{region}:revoked</c>, announced on a channel so the nodes hear of it at once
-    /// (the others read the set at their next heartbeat).
+    /// Revokes <paramref name="name"/> on every node of the region: a username (a long-term username, or the user id of
+    /// TURN REST usernames) or a TURN REST secret by its id. Kept in the set <c>turn:{region}:revoked</c> (secrets:
+    /// <c>turn:{region}:revoked-secrets</c>) and announced on a channel so the nodes hear of it at once (the others read
+    /// the sets at their next heartbeat).
     /// </summary>
-    public static async Task RevokeAsync(IConnectionMultiplexer redis, string region, string username, bool endAllocations)
+    public static async Task RevokeAsync(IConnectionMultiplexer redis, string region, RevocationTarget target, string name, bool endAllocations)
     {
         ArgumentNullException.ThrowIfNull(redis);
-        await redis.GetDatabase().SetAddAsync(RevokedKey(region), username).ConfigureAwait(false);
-        await redis.GetSubscriber().PublishAsync(RevocationChannel(region), $"revoke\t{username}\t{(endAllocations ? 1 : 0)}").ConfigureAwait(false);
+        await redis.GetDatabase().SetAddAsync(RevokedKey(region, target), name).ConfigureAwait(false);
+        await redis.GetSubscriber().PublishAsync(RevocationChannel(region), $"{Verb("revoke", target)}\t{name}\t{(endAllocations ? 1 : 0)}")
+            .ConfigureAwait(false);
     }
 
     /// <summary>Lifts a revocation on every node of the region.</summary>
-    public static async Task RestoreAsync(IConnectionMultiplexer redis, string region, string username)
+    public static async Task RestoreAsync(IConnectionMultiplexer redis, string region, RevocationTarget target, string name)
     {
         ArgumentNullException.ThrowIfNull(redis);
-        await redis.GetDatabase().SetRemoveAsync(RevokedKey(region), username).ConfigureAwait(false);
-        await redis.GetSubscriber().PublishAsync(RevocationChannel(region), $"restore\t{username}").ConfigureAwait(false);
+        await redis.GetDatabase().SetRemoveAsync(RevokedKey(region, target), name).ConfigureAwait(false);
+        await redis.GetSubscriber().PublishAsync(RevocationChannel(region), $"{Verb("restore", target)}\t{name}").ConfigureAwait(false);
     }
 
-    /// <summary>As <see cref="RevokeAsync(IConnectionMultiplexer, string, string, bool)"/>, over this node's connection; false when Redis is unreachable.</summary>
-    public async Task<bool> RevokeAsync(string username, bool endAllocations)
+    /// <summary>As the static <c>RevokeAsync</c>, over this node's connection; false when Redis is unreachable.</summary>
+    public async Task<bool> RevokeAsync(RevocationTarget target, string name, bool endAllocations)
     {
         if (_redis is not { IsConnected: true } redis)
         {
             return false;
         }
 
-        await RevokeAsync(redis, _options.Region, username, endAllocations).ConfigureAwait(false);
+        await RevokeAsync(redis, _options.Region, target, name, endAllocations).ConfigureAwait(false);
         return true;
     }
 
-    /// <summary>As <see cref="RestoreAsync(IConnectionMultiplexer, string, string)"/>, over this node's connection; false when Redis is unreachable.</summary>
-    public async Task<bool> RestoreAsync(string username)
+    /// <summary>As the static <c>RestoreAsync</c>, over this node's connection; false when Redis is unreachable.</summary>
+    public async Task<bool> RestoreAsync(RevocationTarget target, string name)
     {
         if (_redis is not { IsConnected: true } redis)
         {
             return false;
         }
 
-        await RestoreAsync(redis, _options.Region, username).ConfigureAwait(false);
+        await RestoreAsync(redis, _options.Region, target, name).ConfigureAwait(false);
         return true;
     }
+
+    private static string Verb(string verb, RevocationTarget target) => target == RevocationTarget.Secret ? verb + "-secret" : verb;
 
     /// <summary>The connection string as given, made to fail fast and keep retrying rather than throw at start.</summary>
     public static ConfigurationOptions ConfigurationFor(string configuration)
@@ -130,7 +137,8 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
         return options;
     }
 
-    private static RedisKey RevokedKey(string region) => $"turn:{region}:revoked";
+    private static RedisKey RevokedKey(string region, RevocationTarget target = RevocationTarget.User) =>
+        target == RevocationTarget.Secret ? $"turn:{region}:revoked-secrets" : $"turn:{region}:revoked";
 
     private static RedisChannel RevocationChannel(string region) => RedisChannel.Literal($"turn:{region}:revocations");
 
@@ -143,22 +151,57 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
             return;
         }
 
-        var next = new HashSet<string>(Volatile.Read(ref _revoked), StringComparer.Ordinal);
-        if (parts[0] == "revoke")
+        bool end = parts.Length > 2 && parts[2] == "1";
+        switch (parts[0])
         {
-            next.Add(parts[1]);
-            Volatile.Write(ref _revoked, next);
-            if (parts.Length > 2 && parts[2] == "1")
-            {
-                EndAllocations?.Invoke(parts[1]);
-            }
-        }
-        else if (parts[0] == "restore")
-        {
-            next.Remove(parts[1]);
-            Volatile.Write(ref _revoked, next);
+            case "revoke" or "restore":
+                Volatile.Write(ref _revoked, Changed(Volatile.Read(ref _revoked), parts[0] == "revoke", parts[1]));
+                if (parts[0] == "revoke" && end)
+                {
+                    EndAllocations?.Invoke(parts[1]);
+                }
+
+                break;
+            case "revoke-secret" or "restore-secret":
+                SetRevokedSecrets(Changed(Volatile.Read(ref _revokedSecrets), parts[0] == "revoke-secret", parts[1]));
+                if (parts[0] == "revoke-secret" && end)
+                {
+                    EndSecretAllocations?.Invoke(parts[1]);
+                }
+
+                break;
         }
     }
+
+    private static HashSet<string> Changed(HashSet<string> current, bool add, string name)
+    {
+        var next = new HashSet<string>(current, StringComparer.Ordinal);
+        if (add)
+        {
+            next.Add(name);
+        }
+        else
+        {
+            next.Remove(name);
+        }
+
+        return next;
+    }
+
+    private void SetRevokedSecrets(HashSet<string> secrets)
+    {
+        Volatile.Write(ref _revokedSecrets, secrets);
+        RevokedSecretsChanged?.Invoke(secrets);
+    }
+
+    /// <summary>Ids of revoked TURN REST secrets, as last heard.</summary>
+    public IReadOnlySet<string> RevokedSecrets => Volatile.Read(ref _revokedSecrets);
+
+    /// <summary>Told the whole set of revoked secret ids whenever it may have changed (credentials made with them stop working).</summary>
+    public Action<IReadOnlySet<string>>? RevokedSecretsChanged { get; set; }
+
+    /// <summary>Told the id of a secret whose revocation ends the live allocations made with it.</summary>
+    public Action<string>? EndSecretAllocations { get; set; }
 
     /// <summary>The other nodes of the region as last read from the registry; where a full or draining node sends clients.</summary>
     public NodeDirectory Directory { get; } = new();
@@ -324,6 +367,12 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
         // Revocations made while this node was away from Redis (or whose announcement it missed).
         RedisValue[] revoked = await db.SetMembersAsync(_revokedKey).ConfigureAwait(false);
         Volatile.Write(ref _revoked, new HashSet<string>(revoked.Select(r => r.ToString()), StringComparer.Ordinal));
+        var secrets = new HashSet<string>((await db.SetMembersAsync(_revokedSecretsKey).ConfigureAwait(false)).Select(r => r.ToString()),
+            StringComparer.Ordinal);
+        if (!secrets.SetEquals(Volatile.Read(ref _revokedSecrets)))
+        {
+            SetRevokedSecrets(secrets);
+        }
         return true;
     }
 
@@ -356,6 +405,13 @@ public sealed partial class RedisClusterState : IClusterAllocationView, Turn.Rel
     [LoggerMessage(EventId = 401, Level = LogLevel.Warning,
         Message = "Cluster: Redis unreachable ({Reason}); relaying goes on, quotas count this node's allocations only until it is back")]
     private static partial void Unreachable(ILogger logger, string reason);
+}
+
+/// <summary>What a revocation names: a username (or the user id of TURN REST usernames), or a TURN REST secret by its id.</summary>
+public enum RevocationTarget
+{
+    User,
+    Secret,
 }
 
 /// <summary>Where the cluster state lives and how this node takes part (--redis, --node-id, --region, --cluster-lease).</summary>

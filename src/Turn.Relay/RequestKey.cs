@@ -12,8 +12,9 @@ public readonly struct RequestKey
 {
     private readonly KeyBytes _key;
 
-    public RequestKey(string username, ReadOnlySpan<byte> key, bool sha256)
+    public RequestKey(string username, ReadOnlySpan<byte> key, bool sha256, string? secretId = null)
     {
+        SecretId = secretId;
         ArgumentNullException.ThrowIfNull(username);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(key.Length, 32);
         Username = username;
@@ -23,6 +24,9 @@ public readonly struct RequestKey
     }
 
     public string Username { get; }
+
+    /// <summary>For a TURN REST API username, the id of the shared secret its password was made with; null otherwise.</summary>
+    public string? SecretId { get; }
 
     public int Length { get; }
 

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Prometheus;
+using Turn.Cluster.Redis;
 
 namespace Turn.Server;
 
@@ -103,9 +104,10 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
     private async Task RevokeAsync(HttpContext context, bool restore)
     {
         string? user = context.Request.Query["user"];
-        if (string.IsNullOrEmpty(user) || user.Length > 763)
+        string? secretId = context.Request.Query["secret-id"];
+        if (string.IsNullOrEmpty(user) == string.IsNullOrEmpty(secretId) || user?.Length > 763 || secretId?.Length > 64)
         {
-            await PlainAsync(context, StatusCodes.Status400BadRequest, "user=NAME is needed\n").ConfigureAwait(false);
+            await PlainAsync(context, StatusCodes.Status400BadRequest, "user=NAME or secret-id=ID is needed\n").ConfigureAwait(false);
             return;
         }
 
@@ -115,11 +117,15 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
             return;
         }
 
+        (RevocationTarget target, string name) = string.IsNullOrEmpty(user) ? (RevocationTarget.Secret, secretId!) : (RevocationTarget.User, user);
         bool end = string.Equals(context.Request.Query["end"], "true", StringComparison.OrdinalIgnoreCase);
-        bool done = restore ? await state.RestoreAsync(user).ConfigureAwait(false) : await state.RevokeAsync(user, end).ConfigureAwait(false);
+        bool done = restore
+            ? await state.RestoreAsync(target, name).ConfigureAwait(false)
+            : await state.RevokeAsync(target, name, end).ConfigureAwait(false);
         if (done)
         {
-            AdminRevocation(logger, restore ? "restored" : end ? "revoked, live allocations ended" : "revoked", user);
+            AdminRevocation(logger, target == RevocationTarget.Secret ? "REST secret" : "user", name,
+                restore ? "restored" : end ? "revoked, live allocations ended" : "revoked");
         }
 
         await (done
@@ -127,8 +133,8 @@ public sealed partial class AdminServer(IOptions<TurnServerOptions> options, Ser
             : PlainAsync(context, StatusCodes.Status503ServiceUnavailable, "Redis is unreachable; nothing changed\n")).ConfigureAwait(false);
     }
 
-    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Admin: credentials of {User} {What} (POST /revoke or /restore)")]
-    private static partial void AdminRevocation(ILogger logger, string what, string user);
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Admin: credentials of {Kind} {Name} {What} (POST /revoke or /restore)")]
+    private static partial void AdminRevocation(ILogger logger, string kind, string name, string what);
 
     public async ValueTask DisposeAsync()
     {

@@ -10,7 +10,7 @@ namespace Turn.Server;
 /// With --redis: this node's part in the cluster state (<see cref="RedisClusterState"/>), started before the listeners
 /// so the first Allocate already counts the other nodes (once Redis answers), stopped after them.
 /// </summary>
-public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, AllocationTable allocations, Turn.Relay.StunMessageProcessor processor,
+public sealed partial class ClusterHostedService(IOptions<TurnServerOptions> options, AllocationTable allocations, Turn.Relay.StunMessageProcessor processor,
     ServerMetrics metrics, NodeReporter reporter, Turn.Relay.Auth.LongTermAuthenticator authenticator, ILoggerFactory loggers)
     : IHostedService, IAsyncDisposable
 {
@@ -45,6 +45,16 @@ public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, Al
             allocations.RemoveWhere(name => Turn.Relay.RevokedNames.Matches(one, name), AllocationEndReason.Revoked);
         };
         _state.NonceKeyChanged = key => authenticator.Nonces.UseKey(key);
+        _state.RevokedSecretsChanged = secrets => authenticator.RevokedSecrets = secrets;
+        _state.EndSecretAllocations = id => allocations.RemoveAllocationsWhere(a => a.SecretId == id, AllocationEndReason.Revoked);
+        ILogger logger = loggers.CreateLogger<ClusterHostedService>();
+        if (o.StaticAuthSecrets.Count > 0 && logger.IsEnabled(LogLevel.Information))
+        {
+            // What `turn-server revoke --secret-id` and POST /revoke?secret-id= name a secret by (never the secret itself).
+            string ids = string.Join(", ", o.StaticAuthSecrets.Select(Turn.Relay.Auth.LongTermCredentials.SecretId));
+            RestSecretIds(logger, ids);
+        }
+
         _state.Start();
         return Task.CompletedTask;
     }
@@ -64,4 +74,7 @@ public sealed class ClusterHostedService(IOptions<TurnServerOptions> options, Al
             await state.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(EventId = 402, Level = LogLevel.Information, Message = "Cluster: TURN REST secret ids (for revocation): {Ids}")]
+    private static partial void RestSecretIds(ILogger logger, string ids);
 }

@@ -158,6 +158,54 @@ public sealed class ClusterQuotaTests
     }
 
     /// <summary>
+    /// A leaked TURN REST secret revoked on one node (POST /revoke?secret-id=, live allocations ended) stops working on
+    /// the others within a second: an allocation made with it ends, new credentials made with it get 401, while those of
+    /// the other secret still allocate; turn-server revoke --secret lifts and makes the same revocation by the secret.
+    /// </summary>
+    [Fact]
+    public async Task A_revoked_rest_secret_stops_authenticating_on_every_node_and_its_allocations_end()
+    {
+        const string Leaked = "leaked-secret";
+        const string Kept = "kept-secret";
+        await using TestCluster cluster = await TestCluster.StartAsync(["--use-auth-secret", "--static-auth-secret", Leaked, "--static-auth-secret", Kept],
+            "node-a", "node-b");
+        var (a, b) = (cluster.Nodes[0], cluster.Nodes[1]);
+        async Task<int?> AllocateWithAsync(ServerFixture node, string secret, string user)
+        {
+            string username = $"{DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 3600}:{user}";
+            var client = new TurnTestClient(node.V4, username, Turn.Relay.Auth.LongTermCredentials.ComputeRestPassword(secret, username));
+            cluster.Clients.Add(client);
+            return TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17)));
+        }
+
+        Assert.Null(await AllocateWithAsync(b, Leaked, "mallory"));
+        Assert.Null(await AllocateWithAsync(b, Kept, "alice"));
+        Turn.Relay.Allocations.AllocationTable onB = b.Services.GetRequiredService<Turn.Relay.Allocations.AllocationTable>();
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        string leakedId = Turn.Relay.Auth.LongTermCredentials.SecretId(Leaked);
+        Assert.Equal(System.Net.HttpStatusCode.OK, await AdminPostAsync(a, $"/revoke?secret-id={leakedId}&end=true"));
+        await Eventually.WaitForAsync(() => onB.Count == 1, "node b did not end the allocation made with the revoked secret", TimeSpan.FromSeconds(5));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the revocation took {watch.Elapsed.TotalMilliseconds:F0} ms to reach node b");
+        Assert.Equal("alice", onB.Live.Single().Username.Split(':')[1]);
+        Assert.Equal(StunErrorCode.Unauthenticated, await AllocateWithAsync(b, Leaked, "mallory"));
+        Assert.Equal(StunErrorCode.Unauthenticated, await AllocateWithAsync(a, Leaked, "mallory"));
+        Assert.Null(await AllocateWithAsync(a, Kept, "alice"));
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, await AdminPostAsync(a, $"/revoke?secret-id={leakedId}&user=alice"));
+
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        string[] command = ["--redis", cluster.Redis.Configuration, "--region", "test-region", "--secret", Leaked];
+        Assert.Equal(0, await RevokeCommand.RunAsync([.. command, "--restore"], output, error));
+        Assert.Contains($"restored REST secret {leakedId} in region test-region", output.ToString(), StringComparison.Ordinal);
+        await Eventually.WaitForAsync(() => State(b).RevokedSecrets.Count == 0, "node b did not hear of the restore", Settle);
+        Assert.Null(await AllocateWithAsync(b, Leaked, "mallory"));
+        Assert.Equal(0, await RevokeCommand.RunAsync(command, output, error));
+        await Eventually.WaitForAsync(() => State(a).RevokedSecrets.Contains(leakedId), "node a did not hear of the revocation", Settle);
+        Assert.Equal(2, await RevokeCommand.RunAsync([.. command, "--user", "alice"], output, error));
+    }
+
+    /// <summary>
     /// The nodes share their nonce key through Redis: a client that was given a nonce by one node (RFC 8489 §9.2) and
     /// then meets another from the same address and port is accepted there at once, not sent round another 438.
     /// </summary>

@@ -73,6 +73,9 @@ public sealed class Allocation
     /// <summary>RFC 8656 §5: later requests must authenticate with the same username (else 441).</summary>
     public string Username { get; }
 
+    /// <summary>For TURN REST credentials, the id of the shared secret they were made with (to end them when it is revoked).</summary>
+    public string? SecretId { get; init; }
+
     /// <summary>RFC 8656 §7.2 NOTE: a retransmitted Allocate carries the same transaction id and gets the same answer.</summary>
     public TransactionId AllocateTransaction { get; }
 

@@ -157,10 +157,17 @@ public sealed class AllocationTable
     public int RemoveWhere(Func<string, bool> matches, AllocationEndReason reason)
     {
         ArgumentNullException.ThrowIfNull(matches);
+        return RemoveAllocationsWhere(allocation => matches(allocation.Username), reason);
+    }
+
+    /// <summary>Deletes every allocation <paramref name="matches"/> picks; returns how many went.</summary>
+    public int RemoveAllocationsWhere(Func<Allocation, bool> matches, AllocationEndReason reason)
+    {
+        ArgumentNullException.ThrowIfNull(matches);
         int removed = 0;
         foreach (var (_, allocation) in _byTuple)
         {
-            if (matches(allocation.Username) && Remove(allocation, reason))
+            if (matches(allocation) && Remove(allocation, reason))
             {
                 removed++;
             }

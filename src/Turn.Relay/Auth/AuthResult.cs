@@ -17,8 +17,9 @@ public ref struct AuthResult
 
     internal AuthResult(
         ReadOnlySpan<byte> usernameUtf8, StaticUser? staticUser, scoped ReadOnlySpan<byte> key,
-        PasswordAlgorithm algorithm, ResponseIntegrity responseIntegrity)
+        PasswordAlgorithm algorithm, ResponseIntegrity responseIntegrity, string? secretId = null)
     {
+        SecretId = secretId;
         UsernameUtf8 = usernameUtf8;
         _staticUser = staticUser;
         key.CopyTo(_key);
@@ -38,6 +39,9 @@ public ref struct AuthResult
 
     /// <summary>RFC 8489 §9.2.4: MESSAGE-INTEGRITY-SHA256 when the request used PASSWORD-ALGORITHM, else MESSAGE-INTEGRITY.</summary>
     public ResponseIntegrity ResponseIntegrity { get; }
+
+    /// <summary>For a TURN REST API username, the id of the secret its password was made with; null for a configured user.</summary>
+    public string? SecretId { get; }
 
     /// <summary>True for a configured user, false for a TURN REST API username.</summary>
     public readonly bool IsStaticUser => _staticUser is not null;

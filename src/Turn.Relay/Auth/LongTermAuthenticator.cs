@@ -23,6 +23,7 @@ public sealed class LongTermAuthenticator : ITurnAuthenticator
     private readonly TimeProvider _time;
     private readonly long[] _outcomes = new long[Enum.GetValues<AuthStatus>().Length];
     private LongTermCredentials _credentials;
+    private volatile IReadOnlySet<string> _revokedSecrets = new HashSet<string>(StringComparer.Ordinal);
 
     public LongTermAuthenticator(LongTermCredentials credentials, NonceService nonces, TimeProvider timeProvider)
     {
@@ -42,6 +43,16 @@ public sealed class LongTermAuthenticator : ITurnAuthenticator
     }
 
     public NonceService Nonces { get; }
+
+    /// <summary>
+    /// Ids of TURN REST secrets that no longer authenticate (<see cref="LongTermCredentials.SecretId"/>): credentials
+    /// minted with one of them get 401 as if the password were wrong. Set whole (a cluster's revocations).
+    /// </summary>
+    public IReadOnlySet<string> RevokedSecrets
+    {
+        get => _revokedSecrets;
+        set => _revokedSecrets = value ?? throw new ArgumentNullException(nameof(value));
+    }
 
     /// <summary>
     /// How many TURN requests the engine authenticated with this outcome (failures by reason for the metrics;
@@ -126,6 +137,7 @@ public sealed class LongTermAuthenticator : ITurnAuthenticator
 
         Span<byte> key = stackalloc byte[LongTermKeyBuffer.Length];
         int keyLength;
+        string? secretId = null;
         StaticUser? user = null;
         bool found = hasUsername
             ? credentials.TryFindUser(username, out user)
@@ -164,12 +176,19 @@ public sealed class LongTermAuthenticator : ITurnAuthenticator
             }
 
             keyLength = 0;
+            IReadOnlySet<string> revoked = _revokedSecrets;
             for (int secret = 0; secret < credentials.RestSecretCount; secret++)
             {
+                if (revoked.Count > 0 && revoked.Contains(credentials.RestSecretId(secret)))
+                {
+                    continue;
+                }
+
                 int length = credentials.DeriveRestKey(secret, username, passwordAlgorithm, key);
                 if (VerifyIntegrity(request, key[..length]))
                 {
                     keyLength = length;
+                    secretId = credentials.RestSecretId(secret);
                     break;
                 }
             }
@@ -190,7 +209,7 @@ public sealed class LongTermAuthenticator : ITurnAuthenticator
             return AuthStatus.StaleNonce;
         }
 
-        result = new AuthResult(username, user, key[..keyLength], passwordAlgorithm, responseIntegrity);
+        result = new AuthResult(username, user, key[..keyLength], passwordAlgorithm, responseIntegrity, secretId);
         CryptographicOperations.ZeroMemory(key);
         return AuthStatus.Authenticated;
     }
@@ -204,7 +223,7 @@ public sealed class LongTermAuthenticator : ITurnAuthenticator
         AuthStatus status = Authenticate(request, tuple, out AuthResult result);
         Interlocked.Increment(ref _outcomes[(int)status]);
         key = status == AuthStatus.Authenticated
-            ? new RequestKey(result.GetUsername(), result.Key, result.ResponseIntegrity == ResponseIntegrity.MessageIntegritySha256)
+            ? new RequestKey(result.GetUsername(), result.Key, result.ResponseIntegrity == ResponseIntegrity.MessageIntegritySha256, result.SecretId)
             : default;
         return status switch
         {

@@ -25,6 +25,7 @@ public sealed class LongTermCredentials
     private readonly FrozenDictionary<string, StaticUser>.AlternateLookup<ReadOnlySpan<char>> _usersByName;
     private readonly FrozenDictionary<UserHashKey, StaticUser> _usersByHash;
     private readonly byte[][] _restSecrets;
+    private readonly string[] _restSecretIds;
     private readonly byte _restSeparator;
     private readonly byte[] _realmUtf8;
     private readonly byte[] _preparedRealmUtf8;
@@ -98,6 +99,7 @@ public sealed class LongTermCredentials
         }
 
         _restSecrets = [.. secrets];
+        _restSecretIds = [.. restSecrets.Select(SecretId)];
 
         SupportsUserHash = _users.Count > 0 && (usernameAnonymity ?? _restSecrets.Length == 0);
         var byHash = new Dictionary<UserHashKey, StaticUser>();
@@ -121,6 +123,19 @@ public sealed class LongTermCredentials
     public int StaticUserCount => _users.Count;
 
     public int RestSecretCount => _restSecrets.Length;
+
+    /// <summary>The id of REST secret <paramref name="index"/> (see <see cref="SecretId"/>).</summary>
+    public string RestSecretId(int index) => _restSecretIds[index];
+
+    /// <summary>
+    /// The id of a TURN REST shared secret, by which it is revoked without being written anywhere: the first 8 bytes of
+    /// SHA-256 of its UTF-8 form, in lower-case hex (16 characters).
+    /// </summary>
+    public static string SecretId(string secret)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)).AsSpan(0, 8));
+    }
 
     /// <summary>Whether USERHASH is looked up for static users, so nonces carry the "Username anonymity" bit.</summary>
     public bool SupportsUserHash { get; }

@@ -221,6 +221,7 @@ internal sealed class AllocateHandler
         {
             ToPeerLimit = bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond, frequency, now) : null,
             ToClientLimit = bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond, frequency, now) : null,
+            SecretId = key.SecretId,
         };
         if (!_context.Allocations.TryAdd(allocation))
         {

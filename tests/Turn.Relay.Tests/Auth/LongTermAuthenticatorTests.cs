@@ -260,6 +260,35 @@ public class LongTermAuthenticatorTests
         Assert.Equal(StunErrorCode.Unauthenticated, AuthHarness.ErrorCode(outcome.Response));
     }
 
+    /// <summary>
+    /// A revoked TURN REST secret (a cluster's revocation, by the secret's id) no longer authenticates: credentials
+    /// made with it get 401 as a wrong password does, those of the other secret still authenticate, and lifting the
+    /// revocation lets the first back in. The id is the first 8 bytes of SHA-256 of the secret, in hex.
+    /// </summary>
+    [Fact]
+    public void TurnRest_credentials_of_a_revoked_secret_are_401_and_the_other_secret_still_works()
+    {
+        const string Leaked = "leaked-secret";
+        LongTermAuthenticator authenticator = Authenticator(new LongTermAuthOptions { Realm = Realm, RestSecrets = [Leaked, RestSecret] });
+        string leakedId = LongTermCredentials.SecretId(Leaked);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Leaked)))[..16], leakedId);
+        Assert.Equal(leakedId, authenticator.Credentials.RestSecretId(0));
+
+        AuthStatus Try(string secret)
+        {
+            Challenge challenge = AuthHarness.Challenge(authenticator);
+            string password = LongTermCredentials.ComputeRestPassword(secret, RestUsername);
+            return AuthHarness.Run(authenticator, Md5Request(challenge, RestUsername, password).Build()).Status;
+        }
+
+        Assert.Equal(AuthStatus.Authenticated, Try(Leaked));
+        authenticator.RevokedSecrets = new HashSet<string>([leakedId]);
+        Assert.Equal(AuthStatus.IntegrityMismatch, Try(Leaked));
+        Assert.Equal(AuthStatus.Authenticated, Try(RestSecret));
+        authenticator.RevokedSecrets = new HashSet<string>();
+        Assert.Equal(AuthStatus.Authenticated, Try(Leaked));
+    }
+
     /// <summary>Checklist 154, 155: the timestamp is an expiry time; one second past it the username is refused (401).</summary>
     [Fact]
     public void TurnRest_username_past_its_expiry_is_401()

@@ -19,6 +19,9 @@ public readonly record struct ServiceAddress(TransportProtocol Protocol, Transpo
 public sealed record NodeReport(IReadOnlyList<ServiceAddress> Addresses, int Allocations, int Capacity, long RelayedBitsPerSecond, double Cpu,
     bool Draining)
 {
+    /// <summary>The IPs its relayed addresses have, as peers see them (the public ones behind 1:1 NAT).</summary>
+    public IReadOnlyList<IPAddress> RelayIps { get; init; } = [];
+
     /// <summary>At its total quota.</summary>
     public bool Full => Capacity > 0 && Allocations >= Capacity;
 }
@@ -63,6 +66,11 @@ public sealed record ClusterNode(string Id, NodeReport Report, long Sequence)
             new("cpu", report.Cpu.ToString("0.###", CultureInfo.InvariantCulture)),
             new("draining", report.Draining ? 1 : 0),
         };
+        if (report.RelayIps.Count > 0)
+        {
+            entries.Add(new HashEntry("relay", string.Join(' ', report.RelayIps)));
+        }
+
         for (int protocol = 0; protocol < ProtocolFields.Length; protocol++)
         {
             string addresses = string.Join(' ', report.Addresses.Where(a => (int)a.Protocol == protocol).Select(a => a.Address.ToString()));
@@ -110,7 +118,11 @@ public sealed record ClusterNode(string Id, NodeReport Report, long Sequence)
         var report = new NodeReport(addresses, Int(fields, "allocations"), Int(fields, "capacity"),
             long.TryParse(fields.GetValueOrDefault("bps"), NumberStyles.Integer, CultureInfo.InvariantCulture, out long bps) ? bps : 0,
             double.TryParse(fields.GetValueOrDefault("cpu"), NumberStyles.Float, CultureInfo.InvariantCulture, out double cpu) ? cpu : 0,
-            fields.GetValueOrDefault("draining") == "1");
+            fields.GetValueOrDefault("draining") == "1")
+        {
+            RelayIps = [.. (fields.GetValueOrDefault("relay") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Select(text => IPAddress.TryParse(text, out IPAddress? ip) ? ip : null).OfType<IPAddress>()],
+        };
         return new ClusterNode(id, report, sequence);
     }
 

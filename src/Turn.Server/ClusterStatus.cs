@@ -11,7 +11,8 @@ public static class ClusterStatus
 
     /// <summary>
     /// {"node", "region", "connected", "nodes": [{"id", "self", "stale", "allocations", "capacity", "full", "draining",
-    /// "bitsPerSecond", "cpu", "addresses": {"udp": ["IP:PORT", ...], ...}}, ...]}: this node first, then the others.
+    /// "bitsPerSecond", "cpu", "relayIps": [...], "addresses": {"udp": ["IP:PORT", ...], ...}}, ...]}: this node first,
+    /// then the others.
     /// </summary>
     public static string Json(string nodeId, string region, RedisClusterState state)
     {
@@ -53,6 +54,13 @@ public static class ClusterStatus
         json.WriteBoolean("draining", report.Draining);
         json.WriteNumber("bitsPerSecond", report.RelayedBitsPerSecond);
         json.WriteNumber("cpu", Math.Round(report.Cpu, 3));
+        json.WriteStartArray("relayIps");
+        foreach (System.Net.IPAddress ip in report.RelayIps)
+        {
+            json.WriteStringValue(ip.ToString());
+        }
+
+        json.WriteEndArray();
         json.WriteStartObject("addresses");
         for (int protocol = 0; protocol < ProtocolNames.Length; protocol++)
         {

@@ -33,7 +33,10 @@ public sealed class NodeReporter(Microsoft.Extensions.Options.IOptions<TurnServe
         long bitsPerSecond = seconds > 0 ? (long)(Math.Max(0, bytes - _lastBytes) * 8 / seconds) : 0;
         double cpuShare = seconds > 0 ? Math.Clamp((cpu - _lastCpu).TotalSeconds / (seconds * Environment.ProcessorCount), 0, 1) : 0;
         (_lastTimestamp, _lastBytes, _lastCpu) = (now, bytes, cpu);
-        return new NodeReport(Addresses(), allocations.Count, processor.TotalQuota, bitsPerSecond, cpuShare, drain.IsDraining);
+        return new NodeReport(Addresses(), allocations.Count, processor.TotalQuota, bitsPerSecond, cpuShare, drain.IsDraining)
+        {
+            RelayIps = RelayIps(),
+        };
     }
 
     /// <summary>
@@ -64,6 +67,29 @@ public sealed class NodeReporter(Microsoft.Extensions.Options.IOptions<TurnServe
                 }
             }
         }
+    }
+
+    /// <summary>The relay IPs as peers see them: each relay address, or its public address when --external-ip maps it.</summary>
+    public IReadOnlyList<IPAddress> RelayIps()
+    {
+        var relay = new List<IPAddress>();
+        foreach (IPAddress local in ports.Addresses)
+        {
+            IPAddress seen = local;
+            foreach (string entry in options.Value.ExternalIps)
+            {
+                if (ExternalAddressMap.TryParse(entry, out IPAddress? publicAddress, out IPAddress? privateAddress)
+                    && (privateAddress?.Equals(local) ?? publicAddress!.AddressFamily == local.AddressFamily))
+                {
+                    seen = publicAddress!;
+                    break;
+                }
+            }
+
+            relay.Add(seen);
+        }
+
+        return relay;
     }
 
     /// <summary>

@@ -137,6 +137,7 @@ public sealed class ClusterRedirectTests
         Assert.False(nodeB.GetProperty("draining").GetBoolean());
         Assert.Contains(b.V4.ToString(), nodeB.GetProperty("addresses").GetProperty("udp").EnumerateArray().Select(e => e.GetString()));
         Assert.Contains(b.V6.ToString(), nodeB.GetProperty("addresses").GetProperty("udp").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["127.0.0.1"], nodeB.GetProperty("relayIps").EnumerateArray().Select(e => e.GetString()));
 
         // What Redis holds: b's registry entry under its lease; no per-user counts, as no node has a per-user quota.
         await using (StackExchange.Redis.ConnectionMultiplexer redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Redis.Configuration))

@@ -106,12 +106,16 @@ public sealed class NodeDirectoryTests
     {
         var report = new NodeReport([At(TransportProtocol.Udp, "203.0.113.7:3478"), At(TransportProtocol.Udp, "[2001:db8::7]:3478"),
             At(TransportProtocol.Tcp, "203.0.113.7:3478"), At(TransportProtocol.Tls, "203.0.113.7:5349"), At(TransportProtocol.Dtls, "203.0.113.7:5349")],
-            Allocations: 12, Capacity: 100, RelayedBitsPerSecond: 123_456_789, Cpu: 0.375, Draining: true);
+            Allocations: 12, Capacity: 100, RelayedBitsPerSecond: 123_456_789, Cpu: 0.375, Draining: true)
+        {
+            RelayIps = [IPAddress.Parse("203.0.113.7"), IPAddress.Parse("2001:db8::7")],
+        };
         ClusterNode? node = ClusterNode.FromHash("n7", ClusterNode.ToHash(report, 42));
         Assert.NotNull(node);
         Assert.Equal(42, node.Sequence);
         Assert.Equal(report.Addresses, node.Report.Addresses);
-        Assert.Equal(report with { Addresses = node.Report.Addresses }, node.Report);
+        Assert.Equal(report.RelayIps, node.Report.RelayIps);
+        Assert.Equal(report with { Addresses = node.Report.Addresses, RelayIps = node.Report.RelayIps }, node.Report);
         Assert.Null(ClusterNode.FromHash("gone", []));
     }
 }

@@ -4,7 +4,9 @@
 #   2. runs all xunit test projects (unit, property and end-to-end tests on loopback),
 #   3. starts the built server on a free loopback port and runs every conformance/ script
 #      (real third-party clients) against it; the last one checks the packaging and deployment
-#      files (Dockerfile, deploy/).
+#      files (Dockerfile, deploy/),
+#   4. fuzzes each target of fuzz/Turn.Fuzz with AFL++ for FUZZ_SECONDS (default 40) seconds:
+#      a crash or a hang fails it (fuzz/run.sh; longer runs: docs/security.md).
 # Installs what it needs when missing (as root, with apt-get). The last line printed is exactly
 # "N passed, N failed"; the exit status is non-zero when anything failed. Skipped tests count as failed.
 set -u -o pipefail
@@ -40,6 +42,7 @@ command -v strace >/dev/null 2>&1 || missing+=(strace)
 /usr/bin/python3 -c 'import aioice' >/dev/null 2>&1 || missing+=(python3-aioice)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v afl-fuzz >/dev/null 2>&1 || missing+=(afl++)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -174,5 +177,18 @@ else
         failed=$((failed + 1))
     fi
 fi
+
+# --- 4. fuzzing, bounded ------------------------------------------------------------------------
+echo "== fuzzing (AFL++ through SharpFuzz, ${FUZZ_SECONDS:-40} s per target)"
+for target in stun framing engine; do
+    if line=$(fuzz/run.sh "$target" "${FUZZ_SECONDS:-40}" 2>"$LOG_DIR/fuzz-$target.err"); then
+        echo "ok - $line"
+        passed=$((passed + 1))
+    else
+        echo "not ok - fuzz $target: ${line:-did not run}"
+        sed 's/^/    /' "$LOG_DIR/fuzz-$target.err"
+        failed=$((failed + 1))
+    fi
+done
 
 summary_and_exit

@@ -27,4 +27,7 @@ public enum DropReason
     BandwidthExceeded,
     /// <summary>RFC 8656 §8.1: data for a peer of a family whose relayed address a dual allocation no longer has.</summary>
     NoRelayForFamily,
+
+    /// <summary>A request that failed authentication from an address over its rate (<see cref="TurnEngineOptions.UnauthenticatedRate"/>).</summary>
+    RateLimited,
 }

@@ -50,6 +50,15 @@ public sealed record TurnEngineOptions
     /// <summary>Permissions one allocation may hold (RFC 8656 §10.2: beyond it, 508).</summary>
     public int MaxPermissionsPerAllocation { get; init; } = 256;
 
+    /// <summary>
+    /// Requests failing authentication (401, 438, 400 on credentials) answered per second per source IP address; beyond
+    /// it (after a burst of <see cref="UnauthenticatedBurst"/>) they are dropped unanswered. 0: no limit.
+    /// </summary>
+    public int UnauthenticatedRate { get; init; }
+
+    /// <summary>The burst <see cref="UnauthenticatedRate"/> allows an address after a quiet time.</summary>
+    public int UnauthenticatedBurst { get; init; }
+
     /// <summary>Channels one allocation may bind (RFC 8656 §12.2: beyond it, 508); at most 4096 exist.</summary>
     public int MaxChannelsPerAllocation { get; init; } = 1024;
 

@@ -152,6 +152,8 @@ public static class TurnServerHost
             MaxAllocationLifetime = TimeSpan.FromSeconds(options.MaxAllocateLifetimeSeconds),
             UserQuota = options.UserQuota,
             TotalQuota = options.TotalQuota,
+            UnauthenticatedRate = options.UnauthenticatedRate,
+            UnauthenticatedBurst = options.UnauthenticatedBurst,
             MaxBytesPerSecond = options.MaxBps,
             AllowLegacyChannelNumbers = options.LegacyChannelNumbers,
             FingerprintDataIndications = options.Fingerprint,

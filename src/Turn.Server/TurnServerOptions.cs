@@ -237,6 +237,15 @@ public sealed class TurnServerOptions
     /// <summary>Allocations one username may hold (0: no limit).</summary>
     public int UserQuota { get; set; }
 
+    /// <summary>
+    /// Requests failing authentication (401, 438, or 400 on their credentials) answered per second per source IP; beyond
+    /// it, after a burst of <see cref="UnauthenticatedBurst"/>, they are dropped unanswered. 0: no limit.
+    /// </summary>
+    public int UnauthenticatedRate { get; set; } = 100;
+
+    /// <summary>The burst of <see cref="UnauthenticatedRate"/> an address has after a quiet time.</summary>
+    public int UnauthenticatedBurst { get; set; } = 400;
+
     /// <summary>Allocations the server may hold (0: no limit).</summary>
     public int TotalQuota { get; set; }
 

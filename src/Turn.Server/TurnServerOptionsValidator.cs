@@ -112,6 +112,16 @@ public sealed class TurnServerOptionsValidator : IValidateOptions<TurnServerOpti
             }
         }
 
+        if (options.UnauthenticatedRate is < 0 or > 1_000_000)
+        {
+            failures.Add($"{section}:UnauthenticatedRate must be 0-1000000 (got {options.UnauthenticatedRate}).");
+        }
+
+        if (options.UnauthenticatedBurst is < 1 or > 1_000_000)
+        {
+            failures.Add($"{section}:UnauthenticatedBurst must be 1-1000000 (got {options.UnauthenticatedBurst}).");
+        }
+
         if (options.ClusterLeaseSeconds is < 2 or > 3600)
         {
             failures.Add($"{section}:ClusterLeaseSeconds must be 2-3600 (got {options.ClusterLeaseSeconds}).");

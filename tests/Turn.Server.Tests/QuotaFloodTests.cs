@@ -60,4 +60,33 @@ public class QuotaFloodTests(QuotaRelayServerFixture server) : IClassFixture<Quo
             }
         }
     }
+
+    /// <summary>
+    /// RFC 8656 §21.3.1: a 401 flood and password guessing from one address are answered up to --unauthenticated-burst
+    /// and then dropped (counted in turn_dropped_packets_total{reason="rate_limited"}); a client with the right password
+    /// from that address still allocates.
+    /// </summary>
+    [Fact]
+    public async Task Requests_failing_authentication_are_answered_at_a_bounded_rate_per_address()
+    {
+        await using var limited = new ConfiguredRelayServer(["--unauthenticated-rate", "1", "--unauthenticated-burst", "3"]);
+        await limited.InitializeAsync();
+        using var alice = new TurnTestClient(limited.V4, RelayServerFixture.User, RelayServerFixture.Password);
+        Assert.Null(TurnTestClient.ErrorCode(await alice.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17))));
+        using var guesser = new TurnTestClient(limited.V4, RelayServerFixture.User, "guessed-wrong");
+        byte[] first = await guesser.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
+        Assert.Equal(StunErrorCode.Unauthenticated, TurnTestClient.ErrorCode(first));
+        int answered = 0;
+        for (int i = 0; i < 6; i++)
+        {
+            byte[] guess = guesser.SignedRequest(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
+            answered += await StunTestClient.ExchangeUdpAsync(guesser.Socket, guess, TimeSpan.FromMilliseconds(300)) is null ? 0 : 1;
+        }
+
+        // The burst of 3 went on alice's challenge and the guesser's two answers; at 1 per second, at most two more of
+        // the six guesses (1.8 s) get one.
+        Assert.InRange(answered, 0, 2);
+        Assert.True(limited.Counters.Dropped(Turn.Relay.DropReason.RateLimited) >= 4);
+        Assert.Null(TurnTestClient.ErrorCode(await alice.RequestOnceAsync(StunMethod.Refresh)));
+    }
 }

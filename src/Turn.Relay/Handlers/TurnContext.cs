@@ -21,6 +21,7 @@ internal sealed class TurnContext
         _policy = policy;
         Authenticator = authenticator;
         _responses = responses;
+        _failureLimiter = FailureLimiter(options, null);
     }
 
     private volatile TurnEngineOptions _options;
@@ -58,13 +59,32 @@ internal sealed class TurnContext
         }
 
         _policy = policy;
+        _failureLimiter = FailureLimiter(options, _options);
         _options = options;
+    }
+
+    /// <summary>The limiter for <paramref name="options"/>: the one in use while its rates stay the same (a reload keeps the buckets).</summary>
+    private Auth.SourceRateLimiter? FailureLimiter(TurnEngineOptions options, TurnEngineOptions? before)
+    {
+        if (options.UnauthenticatedRate <= 0)
+        {
+            return null;
+        }
+
+        if (before is not null && before.UnauthenticatedRate == options.UnauthenticatedRate
+            && before.UnauthenticatedBurst == options.UnauthenticatedBurst && _failureLimiter is { } same)
+        {
+            return same;
+        }
+
+        return new Auth.SourceRateLimiter(options.UnauthenticatedRate, Math.Max(1, options.UnauthenticatedBurst), Time.TimestampFrequency);
     }
 
     private volatile bool _draining;
     private volatile ICallQualityObserver? _callQuality;
     private volatile IRevocationList? _revocations;
     private volatile IClusterAlternates? _clusterAlternates;
+    private volatile Auth.SourceRateLimiter? _failureLimiter;
 
     /// <summary>The other nodes of a cluster that take new allocations; null: not clustered.</summary>
     public IClusterAlternates? ClusterAlternates
@@ -226,6 +246,13 @@ internal sealed class TurnContext
         if (status == AuthenticationStatus.StaleNonce && nonceTuple is { } other)
         {
             status = Authenticator.Authenticate(request, other, out key);
+        }
+
+        // Failures are answered at a bounded rate per source address (401 floods, password guessing): over it, dropped.
+        if (status != AuthenticationStatus.Authenticated && _failureLimiter is { } limiter && !limiter.TryTake(tuple.Client, Now))
+        {
+            Counters.CountDrop(DropReason.RateLimited);
+            return 0;
         }
 
         switch (status)

@@ -116,6 +116,14 @@ public sealed class DefaultPolicyRelayServerFixture : ServerFixture
         ["--realm", RelayServerFixture.Realm, "--user", $"{RelayServerFixture.User}:{RelayServerFixture.Password}", "--relay-ip", "127.0.0.1"];
 }
 
+/// <summary>The default peer policy (nothing allowed beyond it) with a relay address of each family, 127.0.0.1 and ::1.</summary>
+public sealed class DefaultPolicyDualStackServerFixture : ServerFixture
+{
+    protected override IEnumerable<string> ExtraArguments =>
+        ["--realm", RelayServerFixture.Realm, "--user", $"{RelayServerFixture.User}:{RelayServerFixture.Password}", "--relay-ip", "127.0.0.1",
+         "--relay-ip", "::1"];
+}
+
 /// <summary>The same server with a short TCP idle timeout.</summary>
 public sealed class ShortIdleServerFixture : ServerFixture
 {

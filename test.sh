@@ -43,6 +43,9 @@ command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v tshark >/dev/null 2>&1 || missing+=(tshark)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v afl-fuzz >/dev/null 2>&1 || missing+=(afl++)
+# The soak (conformance/soak.sh) builds the C load generator of benchmarks/load.
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+echo '#include <openssl/hmac.h>' | gcc -E -x c - >/dev/null 2>&1 || missing+=(libssl-dev)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -159,7 +162,7 @@ if ! grep -q "Server ready" "$LOG_DIR/server.log"; then
 else
     for script in conformance/*.sh; do
         out="$LOG_DIR/$(basename "$script").out"
-        TURN_HOST=127.0.0.1 TURN_HOST6=::1 TURN_PORT=$PORT bash "$script" >"$out" 2>"$out.err"
+        TURN_HOST=127.0.0.1 TURN_HOST6=::1 TURN_PORT=$PORT SOAK_SECONDS=${SOAK_SECONDS:-90} bash "$script" >"$out" 2>"$out.err"
         rc=$?
         cat "$out"
         ok=$(grep -c '^ok ' "$out")

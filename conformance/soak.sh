@@ -35,13 +35,20 @@ if ! gcc -O2 -o "$tmp/turnload" "$CONFORMANCE_ROOT/benchmarks/load/turnload.c" -
     exit 1
 fi
 
+# The managed heap is capped for the soak (SOAK_HEAP_LIMIT, 16 MiB: the soak's allocations need a few). Left to its
+# default budgets the GC lets promoted garbage (allocations live a few seconds, past two collections) pile up until a
+# full collection, which reads as steady RSS growth without any leak; under the cap it collects as it goes and the
+# RSS is flat, while a managed leak ends in OutOfMemoryException (the server dies: a failure). A native leak still
+# shows as RSS growth.
 read -r relay_min relay_max < <(free_port_block 2000)
+export DOTNET_GCHeapHardLimit=${SOAK_HEAP_LIMIT:-0x1000000}
 if ! start_turn_server soak --relay-ip 127.0.0.1 --allow-loopback-peers --realm soak.test --user soak:soak-pass \
         --min-port "$relay_min" --max-port "$relay_max" --no-dtls; then
     fail "$name" "our server did not start"
     exit 1
 fi
 pid=$srv_pid
+unset DOTNET_GCHeapHardLimit
 
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
 fds() { find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
@@ -64,6 +71,7 @@ cycle() {
         return
     fi
     relayed=$((relayed + ${pps%.*} * CYCLE_SECONDS))
+    echo "$(( $(date +%s) - start )) $(rss)" >>"$tmp/rss.log"
     if [ "$loss" != "0.000" ]; then
         problems="$problems; cycle $cycles lost $loss %"
     fi
@@ -101,6 +109,7 @@ live=$(grep '^turn_allocations{' <<<"$m" | awk '{ s += $2 } END { print s + 0 }'
 [ "${live:-0}" = 0 ] || problems="$problems; $live allocations still live after the last cycle"
 kill -0 "$srv_pid" 2>/dev/null || problems="$problems; the server died"
 
+echo "# RSS (KiB) after each cycle, by second: $(tr '\n' ' ' <"$tmp/rss.log" | sed 's/\([0-9]*\) \([0-9]*\) /\1:\2 /g')" >&2
 summary="$cycles cycles in $(( $(date +%s) - start )) s, ${allocations:-?} allocations, about $relayed packets relayed, RSS $rss0 -> $rss1 KiB, descriptors $fds0 -> $fds1"
 echo "# soak: $summary" >&2
 if [ -z "$problems" ]; then

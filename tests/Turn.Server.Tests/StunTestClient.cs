@@ -43,10 +43,13 @@ internal static class StunTestClient
         return message;
     }
 
-    public static Socket UdpSocket(IPEndPoint server, int localPort = 0)
+    public static Socket UdpSocket(IPEndPoint server, int localPort = 0) => UdpSocket(server, server.Address, localPort);
+
+    /// <summary>A UDP socket on <paramref name="localAddress"/> connected to <paramref name="server"/>.</summary>
+    public static Socket UdpSocket(IPEndPoint server, IPAddress localAddress, int localPort = 0)
     {
         var socket = new Socket(server.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(server.Address, localPort));
+        socket.Bind(new IPEndPoint(localAddress, localPort));
         socket.Connect(server);
         return socket;
     }

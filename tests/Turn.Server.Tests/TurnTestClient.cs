@@ -49,9 +49,14 @@ internal sealed class TurnTestClient : IDisposable
     /// <paramref name="pinnedSha256"/>, offering <paramref name="alpn"/>.
     /// </summary>
     public static async Task<(TurnTestClient Client, System.Net.Security.SslStream Tls)> ConnectTlsAsync(IPEndPoint server, string username,
-        string password, string pinnedSha256, string alpn = "stun.turn")
+        string password, string pinnedSha256, string alpn = "stun.turn", IPAddress? localAddress = null)
     {
         var socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (localAddress is not null)
+        {
+            socket.Bind(new IPEndPoint(localAddress, 0));
+        }
+
         await socket.ConnectAsync(server);
         var tls = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false,
             (_, certificate, _, _) => certificate is not null
@@ -64,17 +69,23 @@ internal sealed class TurnTestClient : IDisposable
         return (new TurnTestClient(socket, tls, username, password), tls);
     }
 
-    public TurnTestClient(IPEndPoint server, string username, string password, bool tcp)
+    /// <summary>A client over UDP or TCP; <paramref name="localAddress"/> picks its source address (e.g. 127.0.0.2).</summary>
+    public TurnTestClient(IPEndPoint server, string username, string password, bool tcp, IPAddress? localAddress = null)
     {
         if (tcp)
         {
             Socket = new Socket(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            if (localAddress is not null)
+            {
+                Socket.Bind(new IPEndPoint(localAddress, 0));
+            }
+
             Socket.Connect(server);
             _stream = new NetworkStream(Socket, ownsSocket: false);
         }
         else
         {
-            Socket = StunTestClient.UdpSocket(server);
+            Socket = localAddress is null ? StunTestClient.UdpSocket(server) : StunTestClient.UdpSocket(server, localAddress);
         }
 
         _username = username;

@@ -37,6 +37,12 @@ public sealed class NonceService
 
     private static readonly TimeSpan MaxLifetime = TimeSpan.FromDays(365);
 
+    /// <summary>
+    /// How far ahead of a fresh nonce's expiry one may lie and still be valid: the clocks of a cluster's nodes differ a
+    /// little. Further ahead, the nonce was issued before the wall clock jumped back.
+    /// </summary>
+    public const int MaxClockSkewSeconds = 60;
+
     private readonly TimeProvider _time;
     // [0] issues and validates; [1], when there, the key before the last UseKey, still accepted so nonces already handed
     // out stay valid. Swapped whole.
@@ -170,8 +176,11 @@ public sealed class NonceService
             return NonceValidation.Invalid;
         }
 
-        uint expiry = BinaryPrimitives.ReadUInt32BigEndian(payload);
-        return NowUnixSeconds() >= expiry ? NonceValidation.Stale : NonceValidation.Valid;
+        // Expired, or issued before the wall clock jumped back (it would otherwise live on for the size of the jump): the
+        // client is given a fresh one (438).
+        long expiry = BinaryPrimitives.ReadUInt32BigEndian(payload);
+        long now = NowUnixSeconds();
+        return now >= expiry || expiry - now > _lifetimeSeconds + MaxClockSkewSeconds ? NonceValidation.Stale : NonceValidation.Valid;
     }
 
     private long NowUnixSeconds() => _time.GetUtcNow().ToUnixTimeSeconds();

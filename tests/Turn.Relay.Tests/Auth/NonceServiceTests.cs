@@ -124,6 +124,26 @@ public class NonceServiceTests
         Assert.Throws<ArgumentException>(() => first.UseKey(new byte[8]));
     }
 
+    /// <summary>
+    /// Nodes' clocks differ a little: a nonce from a node up to <see cref="NonceService.MaxClockSkewSeconds"/> ahead is
+    /// valid; one from further ahead (or issued before this clock was set back) is Stale, so it cannot outlive its
+    /// lifetime by the size of a clock step.
+    /// </summary>
+    [Theory]
+    [InlineData(0, NonceValidation.Valid)]
+    [InlineData(NonceService.MaxClockSkewSeconds, NonceValidation.Valid)]
+    [InlineData(NonceService.MaxClockSkewSeconds + 1, NonceValidation.Stale)]
+    [InlineData(86_400, NonceValidation.Stale)]
+    public void A_nonce_from_a_clock_further_ahead_than_the_allowed_skew_is_stale(int aheadSeconds, NonceValidation expected)
+    {
+        byte[] key = [.. Enumerable.Range(1, 32).Select(i => (byte)i)];
+        var ahead = new FakeTimeProvider(_time.GetUtcNow().AddSeconds(aheadSeconds));
+        var issuer = new NonceService(ahead, TimeSpan.FromSeconds(600), key);
+        var validator = new NonceService(_time, TimeSpan.FromSeconds(600), key);
+        byte[] nonce = Encoding.ASCII.GetBytes(issuer.Issue(SecurityFeatures.PasswordAlgorithms, ClientA));
+        Assert.Equal(expected, validator.Validate(nonce, ClientA));
+    }
+
     /// <summary>Issuing and validating allocate nothing once warm (Validate runs on every authenticated request).</summary>
     [Fact]
     public void Issue_and_validate_allocate_nothing_once_warm()

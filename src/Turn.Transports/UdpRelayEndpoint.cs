@@ -65,7 +65,7 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
                 _dontFragment.TurnOn();
             }
 
-            _socket.SendTo(payload, SocketFlags.None, _sendAddress);
+            SendPastIcmpErrors(payload);
             _counters.CountRelayedToPeer();
         }
         catch (SocketException)
@@ -87,6 +87,26 @@ internal sealed class UdpRelayEndpoint : IRelayEndpoint
 
 
     public void SetDontFragment(bool enabled) => _dontFragment.SetAlways(enabled);
+
+    /// <summary>
+    /// Sends to the peer, again while the send fails with an error an ICMP report about an earlier datagram may have
+    /// left on the socket (as often as <see cref="Native.LinuxSockets.TriesPastIcmpError"/> says): each failed call clears it.
+    /// </summary>
+    private void SendPastIcmpErrors(ReadOnlySpan<byte> payload)
+    {
+        for (int tries = 0; ; tries++)
+        {
+            try
+            {
+                _socket.SendTo(payload, SocketFlags.None, _sendAddress);
+                return;
+            }
+            catch (SocketException ex) when (tries < Native.LinuxSockets.TriesPastIcmpError(ex.NativeErrorCode))
+            {
+                // Maybe left by ICMP: try again.
+            }
+        }
+    }
 
     public void Attach(Allocation allocation, IPeerDataHandler handler)
     {

@@ -17,6 +17,11 @@ internal static unsafe partial class LinuxSockets
     public const int ErrorBadDescriptor = 9;
     public const int ErrorWouldBlock = 11;
     public const int ErrorNoBuffers = 105;
+    public const int ErrorMessageSize = 90;
+    public const int ErrorNetworkUnreachable = 101;
+    public const int ErrorConnectionRefused = 111;
+    public const int ErrorHostDown = 112;
+    public const int ErrorHostUnreachable = 113;
 
     public const ushort FamilyInet = 2;
     public const ushort FamilyInet6 = 10;
@@ -50,6 +55,34 @@ internal static unsafe partial class LinuxSockets
 
     [LibraryImport("libc", EntryPoint = "sendto", SetLastError = true)]
     public static partial nint SendTo(int fd, byte* buffer, nuint length, int flags, byte* address, uint addressLength);
+
+    /// <summary>
+    /// How many more times to try a send that failed with <paramref name="errno"/>, which may have been left on the
+    /// socket by an ICMP report about an earlier datagram (relay sockets have IP_RECVERR set). Linux keeps such an error
+    /// pending and fails the next send with it, without sending; the failed call clears it, so the datagram goes if tried
+    /// again. While another thread reads the socket's error queue, each report it takes sets the error again, so port
+    /// unreachable (which a UDP send never fails with on its own) is tried up to 16 more times; host and network
+    /// unreachable and message too big, which a send can also fail with for its own datagram (no route, MTU), once.
+    /// Under an ICMP storm, not trying again would drop datagrams to every other peer of the allocation.
+    /// </summary>
+    public static int TriesPastIcmpError(int errno) => errno switch
+    {
+        ErrorConnectionRefused or ErrorHostDown => 16,
+        ErrorHostUnreachable or ErrorNetworkUnreachable or ErrorMessageSize => 1,
+        _ => 0,
+    };
+
+    /// <summary><see cref="SendTo"/>, tried again while it fails with an error an earlier ICMP report may have left (<see cref="TriesPastIcmpError"/>).</summary>
+    public static nint SendToPastIcmpErrors(int fd, byte* buffer, nuint length, int flags, byte* address, uint addressLength)
+    {
+        nint sent = SendTo(fd, buffer, length, flags, address, addressLength);
+        for (int tries = 0; sent < 0 && tries < TriesPastIcmpError(Marshal.GetLastPInvokeError()); tries++)
+        {
+            sent = SendTo(fd, buffer, length, flags, address, addressLength);
+        }
+
+        return sent;
+    }
 
     [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
     public static partial int EpollCreate(int flags);

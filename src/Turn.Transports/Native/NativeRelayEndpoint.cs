@@ -95,7 +95,7 @@ internal sealed unsafe class NativeRelayEndpoint : IRelayEndpoint
             fixed (byte* data = payload)
             fixed (byte* to = address)
             {
-                sent = LinuxSockets.SendTo((int)_handle.DangerousGetHandle(), data, (nuint)payload.Length,
+                sent = LinuxSockets.SendToPastIcmpErrors((int)_handle.DangerousGetHandle(), data, (nuint)payload.Length,
                     LinuxSockets.MsgDontWait | LinuxSockets.MsgNoSignal, to, (uint)addressLength);
             }
 

@@ -103,6 +103,7 @@ internal sealed unsafe class SendBatch : IDisposable
             int messages = BuildMessages(next, count);
             int done = 0;
             bool retry = false;
+            int triesPastIcmp = 0;
             while (done < messages)
             {
                 int result = LinuxSockets.SendMessages(fd, _headers + done, (uint)(messages - done), LinuxSockets.MsgDontWait | LinuxSockets.MsgNoSignal);
@@ -120,6 +121,7 @@ internal sealed unsafe class SendBatch : IDisposable
                     }
 
                     done += result;
+                    triesPastIcmp = 0;
                     continue;
                 }
 
@@ -147,7 +149,15 @@ internal sealed unsafe class SendBatch : IDisposable
                     break;
                 }
 
+                if (triesPastIcmp < LinuxSockets.TriesPastIcmpError(errno))
+                {
+                    // An error an ICMP report left on the socket, not this datagram's: the failed call cleared it.
+                    triesPastIcmp++;
+                    continue;
+                }
+
                 // This one datagram failed (e.g. no route to its address); the others may still go.
+                triesPastIcmp = 0;
                 next += _datagramsPerMessage[done];
                 done++;
             }
@@ -251,7 +261,7 @@ internal sealed unsafe class SendBatch : IDisposable
         int sent = 0;
         for (int i = first; i < end; i++)
         {
-            nint result = LinuxSockets.SendTo(fd, _vectors[i].Base, _vectors[i].Length, LinuxSockets.MsgDontWait | LinuxSockets.MsgNoSignal,
+            nint result = LinuxSockets.SendToPastIcmpErrors(fd, _vectors[i].Base, _vectors[i].Length, LinuxSockets.MsgDontWait | LinuxSockets.MsgNoSignal,
                 _names[i], _nameLengths[i]);
             if (result >= 0)
             {

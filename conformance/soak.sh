@@ -54,11 +54,24 @@ rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
 fds() { find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 metrics() { /usr/bin/python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode())' "$srv_admin_port"; }
 
+# Where a lost packet went: UDP datagrams the kernel dropped for a full receive buffer, machine-wide (the server's
+# relay sockets and the load generator's sockets) and at the server's listening socket (the last column of
+# /proc/net/udp), read around each cycle and named when the cycle lost packets.
+udp_rcvbuf_errors() {
+    awk '/^Udp:/ { if (!seen) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") col = i; seen = 1 } else print $col }' /proc/net/snmp
+}
+listener_drops() {
+    awk -v port=":$(printf '%04X' "$srv_port")" '$2 ~ port"$" { s += $NF } END { print s + 0 }' /proc/net/udp
+}
+
 cycles=0
 relayed=0
 problems=""
 cycle() {
     local out
+    local rcvbuf0 listener0
+    rcvbuf0=$(udp_rcvbuf_errors)
+    listener0=$(listener_drops)
     out=$(timeout -k 2 60 "$tmp/turnload" flood --server "127.0.0.1:$srv_port" --user soak --pass soak-pass --realm soak.test \
         --allocs "$SOAK_ALLOCS" --payload 200 --rate "$SOAK_RATE" --warmup 1 --seconds "$CYCLE_SECONDS" --deadline 50 2>>"$tmp/turnload.err")
     local rc=$?
@@ -73,7 +86,7 @@ cycle() {
     relayed=$((relayed + ${pps%.*} * CYCLE_SECONDS))
     echo "$(( $(date +%s) - start )) $(rss)" >>"$tmp/rss.log"
     if [ "$loss" != "0.000" ]; then
-        problems="$problems; cycle $cycles lost $loss %"
+        problems="$problems; cycle $cycles lost $loss % (receive-buffer drops: $(( $(udp_rcvbuf_errors) - rcvbuf0 )) on the machine, $(( $(listener_drops) - listener0 )) at the server's listening socket)"
     fi
 }
 

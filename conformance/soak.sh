@@ -8,8 +8,9 @@
 #
 # After a warm-up (a fifth of the time, 30 to 60 s) the server's RSS and open file descriptors are taken as the
 # baseline. At the end it asserts: RSS grew less than 5 % over the baseline, the descriptors are back to the baseline,
-# every cycle relayed with no loss, and the server sent no error response but the 401 of each allocation's first
-# round (and 438 for a nonce that aged) and dropped nothing. Prints one summary line.
+# every packet of every cycle reached the sink (counted exactly, once the relay went quiet), and the server sent no
+# error response but the 401 of each allocation's first round (and 438 for a nonce that aged) and dropped nothing.
+# Prints one summary line.
 #
 # Run on its own (a 60-minute soak):   SOAK_SECONDS=3600 bash conformance/soak.sh
 # test.sh runs it with SOAK_SECONDS=90.
@@ -54,39 +55,41 @@ rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
 fds() { find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 metrics() { /usr/bin/python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode())' "$srv_admin_port"; }
 
-# Where a lost packet went: UDP datagrams the kernel dropped for a full receive buffer, machine-wide (the server's
-# relay sockets and the load generator's sockets) and at the server's listening socket (the last column of
-# /proc/net/udp), read around each cycle and named when the cycle lost packets.
-udp_rcvbuf_errors() {
-    awk '/^Udp:/ { if (!seen) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") col = i; seen = 1 } else print $col }' /proc/net/snmp
-}
+# Where a lost packet went: datagrams the kernel dropped at the server's listening socket for a full receive buffer
+# (the last column of /proc/net/udp), read around each cycle and named when the cycle lost packets. (The machine-wide
+# RcvbufErrors count says nothing here: the load generator's sink counts arrivals by letting the kernel drop them.)
 listener_drops() {
     awk -v port=":$(printf '%04X' "$srv_port")" '$2 ~ port"$" { s += $NF } END { print s + 0 }' /proc/net/udp
 }
 
 cycles=0
 relayed=0
+inflight_cycles=0
 problems=""
 cycle() {
-    local out
-    local rcvbuf0 listener0
-    rcvbuf0=$(udp_rcvbuf_errors)
+    local out listener0
     listener0=$(listener_drops)
     out=$(timeout -k 2 60 "$tmp/turnload" flood --server "127.0.0.1:$srv_port" --user soak --pass soak-pass --realm soak.test \
         --allocs "$SOAK_ALLOCS" --payload 200 --rate "$SOAK_RATE" --warmup 1 --seconds "$CYCLE_SECONDS" --deadline 50 2>>"$tmp/turnload.err")
     local rc=$?
     cycles=$((cycles + 1))
-    local pps loss
-    pps=$(sed -n 's/^relayed_pps=//p' <<<"$out")
-    loss=$(sed -n 's/^loss_pct=//p' <<<"$out")
-    if [ "$rc" -ne 0 ] || [ -z "$pps" ]; then
+    local sent arrived lost window_loss
+    sent=$(sed -n 's/^sent_total=//p' <<<"$out")
+    arrived=$(sed -n 's/^arrived_total=//p' <<<"$out")
+    lost=$(sed -n 's/^lost_total=//p' <<<"$out")
+    window_loss=$(sed -n 's/^loss_pct=//p' <<<"$out")
+    if [ "$rc" -ne 0 ] || [ -z "$sent" ] || [ -z "$arrived" ] || [ -z "$lost" ]; then
         problems="$problems; cycle $cycles: the load generator failed (status $rc)"
         return
     fi
-    relayed=$((relayed + ${pps%.*} * CYCLE_SECONDS))
+    relayed=$((relayed + arrived))
     echo "$(( $(date +%s) - start )) $(rss)" >>"$tmp/rss.log"
-    if [ "$loss" != "0.000" ]; then
-        problems="$problems; cycle $cycles lost $loss % (receive-buffer drops: $(( $(udp_rcvbuf_errors) - rcvbuf0 )) on the machine, $(( $(listener_drops) - listener0 )) at the server's listening socket)"
+    # The 5-second window's loss_pct counts what was still in flight at its end as lost (a pause of a few
+    # milliseconds at the server is enough); such cycles are counted for the record, not failed.
+    [ "${window_loss:-0.000}" = 0.000 ] || inflight_cycles=$((inflight_cycles + 1))
+    # Exact: every packet sent in the cycle against every arrival at the sink once the relay went quiet.
+    if [ "$lost" != 0 ]; then
+        problems="$problems; cycle $cycles: $arrived of $sent packets arrived ($(( $(listener_drops) - listener0 )) dropped at the server's listening socket)"
     fi
 }
 
@@ -123,7 +126,8 @@ live=$(grep '^turn_allocations{' <<<"$m" | awk '{ s += $2 } END { print s + 0 }'
 kill -0 "$srv_pid" 2>/dev/null || problems="$problems; the server died"
 
 echo "# RSS (KiB) after each cycle, by second: $(tr '\n' ' ' <"$tmp/rss.log" | sed 's/\([0-9]*\) \([0-9]*\) /\1:\2 /g')" >&2
-summary="$cycles cycles in $(( $(date +%s) - start )) s, ${allocations:-?} allocations, about $relayed packets relayed, RSS $rss0 -> $rss1 KiB, descriptors $fds0 -> $fds1"
+summary="$cycles cycles in $(( $(date +%s) - start )) s, ${allocations:-?} allocations, $relayed packets relayed, RSS $rss0 -> $rss1 KiB, descriptors $fds0 -> $fds1"
+echo "# cycles whose timed 5-second window ended with packets still in flight: $inflight_cycles" >&2
 echo "# soak: $summary" >&2
 if [ -z "$problems" ]; then
     pass "$name" "$summary"

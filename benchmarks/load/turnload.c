@@ -911,11 +911,27 @@ static int cmd_flood(void)
     core_seconds(cfg.server_cpu, &core2, &sirq2);
     double dt = tm2 - tm1;
     double relayed = (double)(arr2 - arr1), offered = (double)(sent - sent_at_measure);
+    /* What is still on its way (queued at the server, in a connection's buffers) is let through before anything is
+     * deleted: arrivals at the sink stop for 100 ms (at most 10 s). Then the exact count over the whole run, warm-up
+     * included: every packet sent since the path check, against every arrival since it. The window's loss_pct above
+     * reads packets in flight at the window's end as lost; lost_total does not. Over a stream a run written in
+     * part when the loop ended is not in sent_total, so lost_total can be negative there. */
+    unsigned long long last = arr2;
+    double settle_end = now() + 10;
+    for (int quiet = 0; quiet < 2 && now() < settle_end;) {
+        usleep(50000);
+        unsigned long long c = counters_total(&ctr, 1);
+        quiet = c == last ? quiet + 1 : 0;
+        last = c;
+    }
     printf("setup_seconds=%.3f\n", setup);
     printf("window_seconds=%.3f\n", dt);
     printf("offered_pps=%.0f\n", offered / dt);
     printf("relayed_pps=%.0f\n", relayed / dt);
     printf("loss_pct=%.3f\n", offered > 0 && relayed < offered ? 100.0 * (1 - relayed / offered) : 0);
+    printf("sent_total=%ld\n", sent);
+    printf("arrived_total=%llu\n", last - a1);
+    printf("lost_total=%lld\n", (long long)sent - (long long)(last - a1));
     if (cfg.pid > 0 && cpu1 >= 0 && cpu2 >= 0) {
         printf("server_cpu_pct=%.1f\n", 100.0 * (cpu2 - cpu1) / dt);
         printf("server_cpu_us_per_pkt=%.3f\n", relayed > 0 ? 1e6 * (cpu2 - cpu1) / relayed : 0);
@@ -926,18 +942,6 @@ static int cmd_flood(void)
         printf("server_core_softirq_pct=%.1f\n", 100.0 * (sirq2 - sirq1) / dt);
     }
     release_sessions(ss, cfg.allocs);
-    if (cfg.transport != T_UDP) {
-        /* The server still has what waits in the connections' buffers to relay: let it finish (arrivals at the
-         * sink stop for 100 ms, at most 10 s), so the next measurement on this server starts from idle. */
-        unsigned long long last = counters_total(&ctr, 1);
-        double settle_end = now() + 10;
-        for (int quiet = 0; quiet < 2 && now() < settle_end;) {
-            usleep(50000);
-            unsigned long long c = counters_total(&ctr, 1);
-            quiet = c == last ? quiet + 1 : 0;
-            last = c;
-        }
-    }
     return 0;
 }
 

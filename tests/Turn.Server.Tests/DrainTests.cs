@@ -156,32 +156,24 @@ public sealed class DrainTests
     [Fact]
     public async Task Sigterm_drains_the_executable_which_exits_when_the_last_allocation_is_gone()
     {
-        var (process, turn, admin) = await StartServerAsync("--drain-timeout", "60");
-        using Process owned = process;
-        try
+        await using RunningServer server = await RunningServer.StartAsync("--drain-timeout", "60");
+        Process process = server.Process;
+        IPEndPoint turn = server.Turn;
+        string admin = server.Admin;
+        var (client, relayed) = await AllocateAsync(turn);
+        using (client)
         {
-            var (client, relayed) = await AllocateAsync(turn);
-            using (client)
-            {
-                using var http = new HttpClient();
-                await SendSigtermAsync(process);
-                await Eventually.WaitForAsync(async () => await StatusAsync(http, admin + "/readyz") == HttpStatusCode.ServiceUnavailable,
-                    "the server did not turn unready on SIGTERM");
-                Assert.Equal(StunErrorCode.InsufficientCapacity, await AllocateErrorAsync(turn));
-                await AssertStillRelaysAsync(client, relayed);
-                Assert.False(process.HasExited);
-                Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0))));
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                await process.WaitForExitAsync(cts.Token);
-                Assert.Equal(0, process.ExitCode);
-            }
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                await ServerProcess.StopAsync(process);
-            }
+            using var http = new HttpClient();
+            await SendSigtermAsync(process);
+            await Eventually.WaitForAsync(async () => await StatusAsync(http, admin + "/readyz") == HttpStatusCode.ServiceUnavailable,
+                "the server did not turn unready on SIGTERM");
+            Assert.Equal(StunErrorCode.InsufficientCapacity, await AllocateErrorAsync(turn));
+            await AssertStillRelaysAsync(client, relayed);
+            Assert.False(process.HasExited);
+            Assert.Null(TurnTestClient.ErrorCode(await client.RequestAsync(StunMethod.Refresh, (ref StunMessageWriter w) => w.AddLifetime(0))));
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(cts.Token);
+            Assert.Equal(0, process.ExitCode);
         }
     }
 
@@ -189,27 +181,18 @@ public sealed class DrainTests
     [Fact]
     public async Task The_drain_timeout_stops_the_executable_with_allocations_left()
     {
-        var (process, turn, _) = await StartServerAsync("--drain-timeout", "1");
-        using Process owned = process;
-        try
+        await using RunningServer server = await RunningServer.StartAsync("--drain-timeout", "1");
+        Process process = server.Process;
+        IPEndPoint turn = server.Turn;
+        var (client, _) = await AllocateAsync(turn);
+        using (client)
         {
-            var (client, _) = await AllocateAsync(turn);
-            using (client)
-            {
-                var stopwatch = Stopwatch.StartNew();
-                await SendSigtermAsync(process);
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                await process.WaitForExitAsync(cts.Token);
-                Assert.Equal(0, process.ExitCode);
-                Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(20));
-            }
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                await ServerProcess.StopAsync(process);
-            }
+            var stopwatch = Stopwatch.StartNew();
+            await SendSigtermAsync(process);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(cts.Token);
+            Assert.Equal(0, process.ExitCode);
+            Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(20));
         }
     }
 
@@ -223,8 +206,9 @@ public sealed class DrainTests
     public async Task Sigterm_under_load_loses_no_allocation_and_no_packet()
     {
         const int Packets = 300;
-        var (process, turn, _) = await StartServerAsync("--drain-timeout", "60");
-        using Process owned = process;
+        await using RunningServer server = await RunningServer.StartAsync("--drain-timeout", "60");
+        Process process = server.Process;
+        IPEndPoint turn = server.Turn;
         var flows = new List<(TurnTestClient Client, Socket Peer, IPEndPoint Relayed)>();
         try
         {
@@ -277,11 +261,6 @@ public sealed class DrainTests
                 client.Dispose();
                 peer.Dispose();
             }
-
-            if (!process.HasExited)
-            {
-                await ServerProcess.StopAsync(process);
-            }
         }
     }
 
@@ -323,16 +302,5 @@ public sealed class DrainTests
         }
 
         return (await atPeer, await atClient);
-    }
-
-    private static async Task<(Process Process, IPEndPoint Turn, string Admin)> StartServerAsync(params string[] extra)
-    {
-        int port = ServerProcess.FreePort();
-        Process process = ServerProcess.Start(["--listening-port", port.ToString(CultureInfo.InvariantCulture), "--listening-ip", "127.0.0.1",
-            "--tls-listening-port", "0", "--admin-listen", "127.0.0.1:0", "--realm", RelayServerFixture.Realm,
-            "--user", $"{RelayServerFixture.User}:{RelayServerFixture.Password}", "--relay-ip", "127.0.0.1", "--allow-loopback-peers", .. extra]);
-        IReadOnlyList<string> startup = await ServerProcess.WaitForLineAsync(process, "Server ready", TimeSpan.FromSeconds(60));
-        string line = startup.Single(l => l.Contains("Admin listening on http://", StringComparison.Ordinal));
-        return (process, new IPEndPoint(IPAddress.Loopback, port), line[line.IndexOf("http://", StringComparison.Ordinal)..].Split(' ')[0]);
     }
 }

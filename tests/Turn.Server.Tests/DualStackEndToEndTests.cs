@@ -165,13 +165,6 @@ public abstract class DualStackEndToEndTestsBase<TFixture>(TFixture server) : IC
     }
 
     /// <summary>A port on the loopback of <paramref name="family"/> that nothing listens on (bound, then closed).</summary>
-    private static TransportAddress ClosedPort(AddressFamily family)
-    {
-        using var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
-        return AddressOf(socket);
-    }
-
     /// <summary>
     /// RFC 8656 §11.5, §18.13 (checklist 105, 106): a datagram relayed to a closed port draws an ICMP port unreachable,
     /// which reaches the client as a Data indication with XOR-PEER-ADDRESS (the peer it was sent to) and ICMP (IPv4 type

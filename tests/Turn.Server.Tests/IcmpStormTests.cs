@@ -15,12 +15,6 @@ public abstract class IcmpStormTestsBase(ServerFixture server)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    private static TransportAddress ClosedPort()
-    {
-        using Socket socket = Peer();
-        return AddressOf(socket);
-    }
-
     private async Task<(TurnTestClient Client, TransportAddress Relayed)> AllocateAsync()
     {
         var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);

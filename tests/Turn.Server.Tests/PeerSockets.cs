@@ -16,6 +16,14 @@ internal static class PeerSockets
 
     public static TransportAddress AddressOf(Socket socket) => TransportAddress.FromIPEndPoint((IPEndPoint)socket.LocalEndPoint!);
 
+    /// <summary>A loopback UDP port that was bound and closed again: what is sent there draws ICMP port unreachable.</summary>
+    public static TransportAddress ClosedPort(AddressFamily family = AddressFamily.InterNetwork)
+    {
+        using var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback, 0));
+        return AddressOf(socket);
+    }
+
     /// <summary>One datagram and its sender, or null when none arrives within <paramref name="timeout"/>.</summary>
     public static async Task<(byte[] Data, IPEndPoint From)?> ReceiveFromAsync(Socket socket, TimeSpan timeout)
     {

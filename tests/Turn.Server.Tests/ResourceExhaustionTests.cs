@@ -20,80 +20,8 @@ public sealed class ResourceExhaustionTests
     private const int MaxConnections = 100;
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    /// <summary>A running server process and its ports.</summary>
-    private sealed class Server : IAsyncDisposable
-    {
-        public required Process Process { get; init; }
-
-        public required IPEndPoint Turn { get; init; }
-
-        public required IPEndPoint Tls { get; init; }
-
-        /// <summary>The SHA-256 of the self-signed certificate the server printed at start (hex, no separators).</summary>
-        public string CertificateSha256 { get; set; } = "";
-
-        /// <summary>Resident memory, KiB.</summary>
-        public long RssKiB
-        {
-            get
-            {
-                foreach (string line in File.ReadLines($"/proc/{Process.Id}/status"))
-                {
-                    if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                    {
-                        return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-                    }
-                }
-
-                throw new InvalidOperationException("no VmRSS");
-            }
-        }
-
-        public int OpenDescriptors => Directory.GetFileSystemEntries($"/proc/{Process.Id}/fd").Length;
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!Process.HasExited)
-            {
-                await ServerProcess.StopAsync(Process);
-            }
-
-            Process.Dispose();
-        }
-    }
-
-    private static async Task<Server> StartAsync(params string[] extra)
-    {
-        int port = ServerProcess.FreePort();
-        int tls = ServerProcess.FreePort();
-        Process process = ServerProcess.Start(["--listening-port", port.ToString(CultureInfo.InvariantCulture), "--listening-ip", "127.0.0.1",
-            "--tls-listening-port", tls.ToString(CultureInfo.InvariantCulture), "--no-dtls", "--admin-listen", "127.0.0.1:0",
-            "--realm", RelayServerFixture.Realm, "--user", $"{RelayServerFixture.User}:{RelayServerFixture.Password}",
-            "--relay-ip", "127.0.0.1", "--allow-loopback-peers", .. extra]);
-        var server = new Server
-        {
-            Process = process,
-            Turn = new IPEndPoint(IPAddress.Loopback, port),
-            Tls = new IPEndPoint(IPAddress.Loopback, tls),
-        };
-        try
-        {
-            IReadOnlyList<string> startup = await ServerProcess.WaitForLineAsync(process, "Server ready", TimeSpan.FromSeconds(60));
-            string line = startup.First(l => l.Contains("SHA-256 ", StringComparison.Ordinal));
-            server.CertificateSha256 = line[(line.IndexOf("SHA-256 ", StringComparison.Ordinal) + 8)..].Split(' ', ';')[0].Replace(":", "", StringComparison.Ordinal);
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
-
-        _ = process.StandardError.ReadToEndAsync();
-        return server;
-    }
-
     /// <summary>A Binding over UDP from a fresh socket is answered.</summary>
-    private static async Task AssertAnswersBindingAsync(Server server)
+    private static async Task AssertAnswersBindingAsync(RunningServer server)
     {
         using Socket udp = StunTestClient.UdpSocket(server.Turn);
         byte[]? answer = await StunTestClient.ExchangeUdpAsync(udp, StunTestClient.BindingRequest(TransactionId.NewRandom()));
@@ -102,7 +30,7 @@ public sealed class ResourceExhaustionTests
     }
 
     /// <summary>A TLS handshake (pinned to the certificate the server printed) and a Binding over it.</summary>
-    private static async Task AssertTlsBindingAsync(Server server)
+    private static async Task AssertTlsBindingAsync(RunningServer server)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(server.Tls);
@@ -139,7 +67,7 @@ public sealed class ResourceExhaustionTests
         }
     }
 
-    private static async Task WaitForDescriptorsAsync(Server server, int baseline)
+    private static async Task WaitForDescriptorsAsync(RunningServer server, int baseline)
     {
         await Eventually.WaitForAsync(() => server.OpenDescriptors <= baseline + 2,
             $"the server holds {server.OpenDescriptors} descriptors after the flood, {baseline} before", TimeSpan.FromSeconds(20));
@@ -154,7 +82,7 @@ public sealed class ResourceExhaustionTests
     [Fact]
     public async Task Connection_floods_past_the_limit_are_refused_and_leave_nothing_behind()
     {
-        await using Server server = await StartAsync("--max-connections", MaxConnections.ToString(CultureInfo.InvariantCulture),
+        await using RunningServer server = await RunningServer.StartAsync("--max-connections", MaxConnections.ToString(CultureInfo.InvariantCulture),
             "--tls-handshake-timeout", "3");
         await AssertAnswersBindingAsync(server);
         await AssertTlsBindingAsync(server);
@@ -217,7 +145,7 @@ public sealed class ResourceExhaustionTests
     [Fact]
     public async Task Stalled_tls_handshakes_are_cut_off_at_the_timeout_and_do_not_block_others()
     {
-        await using Server server = await StartAsync("--tls-handshake-timeout", "2");
+        await using RunningServer server = await RunningServer.StartAsync("--tls-handshake-timeout", "2");
         await AssertTlsBindingAsync(server);
         await Task.Delay(500);
         int baseline = server.OpenDescriptors;
@@ -263,7 +191,7 @@ public sealed class ResourceExhaustionTests
     {
         const int Clients = 20;
         const int PerClient = 3_000;
-        await using Server server = await StartAsync();
+        await using RunningServer server = await RunningServer.StartAsync();
         await AssertAnswersBindingAsync(server);
         var clients = new List<TurnTestClient>();
         using Socket peer = Peer();
@@ -346,7 +274,7 @@ public sealed class ResourceExhaustionTests
     {
         const int Range = 5;
         int low = FreeUdpPortBlock(Range);
-        await using Server server = await StartAsync("--min-port", low.ToString(CultureInfo.InvariantCulture),
+        await using RunningServer server = await RunningServer.StartAsync("--min-port", low.ToString(CultureInfo.InvariantCulture),
             "--max-port", (low + Range - 1).ToString(CultureInfo.InvariantCulture));
         var clients = new List<TurnTestClient>();
         try

@@ -26,14 +26,6 @@ public sealed class DrainTests
         Assert.Equal(0, kill.ExitCode);
     }
 
-    private static async Task<(TurnTestClient Client, TransportAddress Relayed)> AllocateAsync(IPEndPoint server)
-    {
-        var client = new TurnTestClient(server, RelayServerFixture.User, RelayServerFixture.Password);
-        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
-        Assert.Null(TurnTestClient.ErrorCode(answer));
-        return (client, TurnTestClient.XorAddress(answer, StunAttributeType.XorRelayedAddress)!.Value);
-    }
-
     private static async Task<int?> AllocateErrorAsync(IPEndPoint server)
     {
         using var client = new TurnTestClient(server, RelayServerFixture.User, RelayServerFixture.Password);
@@ -59,7 +51,7 @@ public sealed class DrainTests
         {
             string admin = $"http://{server.Services.GetRequiredService<AdminServer>().LocalEndPoint}";
             using var http = new HttpClient();
-            var (client, relayed) = await AllocateAsync(server.V4);
+            var (client, relayed) = await TurnTestClient.AllocateUdpAsync(server.V4);
             using (client)
             {
                 Assert.Equal(HttpStatusCode.OK, await StatusAsync(http, admin + "/readyz"));
@@ -160,7 +152,7 @@ public sealed class DrainTests
         Process process = server.Process;
         IPEndPoint turn = server.Turn;
         string admin = server.Admin;
-        var (client, relayed) = await AllocateAsync(turn);
+        var (client, relayed) = await TurnTestClient.AllocateUdpAsync(turn);
         using (client)
         {
             using var http = new HttpClient();
@@ -184,7 +176,7 @@ public sealed class DrainTests
         await using RunningServer server = await RunningServer.StartAsync("--drain-timeout", "1");
         Process process = server.Process;
         IPEndPoint turn = server.Turn;
-        var (client, _) = await AllocateAsync(turn);
+        var (client, _) = await TurnTestClient.AllocateUdpAsync(turn);
         using (client)
         {
             var stopwatch = Stopwatch.StartNew();

@@ -15,14 +15,6 @@ public abstract class IcmpStormTestsBase(ServerFixture server)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
-    private async Task<(TurnTestClient Client, TransportAddress Relayed)> AllocateAsync()
-    {
-        var client = new TurnTestClient(server.V4, RelayServerFixture.User, RelayServerFixture.Password);
-        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
-        Assert.Null(TurnTestClient.ErrorCode(answer));
-        return (client, TurnTestClient.XorAddress(answer, StunAttributeType.XorRelayedAddress)!.Value);
-    }
-
     /// <summary>
     /// 5,000 Send indications to closed ports, with 1,000 ChannelData messages to a live peer among them: the live peer
     /// gets all 1,000, the client gets the ICMP errors as Data indications (ICMP attribute, no DATA), and afterwards the
@@ -33,8 +25,8 @@ public abstract class IcmpStormTestsBase(ServerFixture server)
     {
         const int ToClosed = 5_000;
         const int ToLive = 1_000;
-        var (stormy, relayed) = await AllocateAsync();
-        var (other, otherRelayed) = await AllocateAsync();
+        var (stormy, relayed) = await TurnTestClient.AllocateUdpAsync(server.V4);
+        var (other, otherRelayed) = await TurnTestClient.AllocateUdpAsync(server.V4);
         using (stormy)
         using (other)
         {

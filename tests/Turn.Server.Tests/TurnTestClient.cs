@@ -44,6 +44,15 @@ internal sealed class TurnTestClient : IDisposable
         _password = password;
     }
 
+    /// <summary>A UDP client of the test user with an allocation (UDP relay) that succeeded, and its relayed address.</summary>
+    public static async Task<(TurnTestClient Client, TransportAddress Relayed)> AllocateUdpAsync(IPEndPoint server)
+    {
+        var client = new TurnTestClient(server, RelayServerFixture.User, RelayServerFixture.Password);
+        byte[] answer = await client.RequestAsync(StunMethod.Allocate, (ref StunMessageWriter w) => w.AddRequestedTransport(17));
+        Assert.Null(ErrorCode(answer));
+        return (client, XorAddress(answer, StunAttributeType.XorRelayedAddress)!.Value);
+    }
+
     /// <summary>
     /// A client over TLS: connects, and completes the handshake trusting only the certificate whose SHA-256 is
     /// <paramref name="pinnedSha256"/>, offering <paramref name="alpn"/>.
